@@ -1,0 +1,78 @@
+"""The Celery app: what ``celery -A vigil worker -Q fall,emotion,pose,blink`` finds.
+
+``create_app`` builds an app from a :class:`~vigil.settings.Settings`; the module-level
+``app`` uses the settings from the environment (``VIGIL_*``), for workers and Flower.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from celery import Celery, signals
+
+import celeryconfig
+from vigil.detectors.registry import get_spec
+from vigil.errors import QueueMismatchError
+from vigil.logs import configure_logging
+from vigil.queues import declare_queues
+from vigil.settings import Settings
+from vigil.tasks import register_detection_tasks
+
+log = logging.getLogger(__name__)
+
+EX_CONFIG = 78  # sysexits.h: configuration error
+
+
+def create_app(settings: Settings | None = None, *, main: str = "vigil") -> Celery:
+    """A Celery app configured from ``settings`` with every detection task registered.
+
+    Raises:
+        UnknownDetectorError: a configured algorithm is not registered.
+    """
+    settings = settings or Settings.load()
+    for algorithm in settings.algorithms:
+        get_spec(algorithm)
+    app = Celery(main, set_as_current=False)
+    app.conf.update(celeryconfig.build(settings))
+    app.vigil_settings = settings  # type: ignore[attr-defined]
+    register_detection_tasks(app, settings)
+    return app
+
+
+@signals.setup_logging.connect
+def _use_vigil_logging(loglevel: Any = None, **_: Any) -> None:
+    # Connecting this signal stops Celery from installing its own handlers.
+    configure_logging(loglevel or "INFO")
+
+
+@signals.worker_init.connect
+def _check_queues(sender: Any = None, **_: Any) -> None:
+    """Declare our queues before consuming, so a 406 becomes advice, not a traceback."""
+    worker_app = getattr(sender, "app", None)
+    settings = getattr(worker_app, "vigil_settings", None)
+    if settings is None or not worker_app.conf.broker_url.startswith(("amqp", "pyamqp")):
+        return
+    try:
+        with worker_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=3)
+            declare_queues(connection, worker_app.amqp.queues.consume_from.values(), settings)
+    except QueueMismatchError as exc:
+        log.error("cannot start the worker: %s", exc)
+        sys.stderr.flush()
+        raise SystemExit(EX_CONFIG) from None
+
+
+_default_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # The default app is built on first use, so importing this module never reads
+    # the environment by surprise.
+    global _default_app
+    if name == "app":
+        if _default_app is None:
+            _default_app = create_app()
+        return _default_app
+    raise AttributeError(f"module 'vigil.app' has no attribute {name!r}")

@@ -1,0 +1,26 @@
+"""Detectors (per frame, stateless), their event rules (per camera) and overlays."""
+
+from vigil.detectors.base import Detector, Event, EventRule, Observation
+from vigil.detectors.registry import (
+    AlgorithmSpec,
+    algorithm_names,
+    create_rule,
+    draw_overlay,
+    get_spec,
+    load_detector,
+    parse_observation,
+)
+
+__all__ = [
+    "AlgorithmSpec",
+    "Detector",
+    "Event",
+    "EventRule",
+    "Observation",
+    "algorithm_names",
+    "create_rule",
+    "draw_overlay",
+    "get_spec",
+    "load_detector",
+    "parse_observation",
+]

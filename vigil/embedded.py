@@ -1,0 +1,157 @@
+"""``vigil run``: capture, workers and streamer in one process, no RabbitMQ, no Redis.
+
+The same Celery tasks run on an in-memory broker and result backend, with a worker
+thread pool inside this process; the same capture daemon and stream core as in
+distributed mode. When every source has ended, the pipeline drains and a report
+(every frame's joined results, the events, latency statistics) can be written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vigil.app import create_app
+from vigil.capture.daemon import CaptureDaemon, CaptureStats
+from vigil.capture.dispatch import FrameDispatcher
+from vigil.settings import Settings
+from vigil.stats import summarize
+from vigil.stream.core import StreamCore
+from vigil.stream.events import SqliteEventStore
+from vigil.stream.results import BackendPoller
+from vigil.stream.service import StreamService
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_BROKER = "memory://"
+EMBEDDED_BACKEND = "cache+memory://"
+
+
+class _AlwaysConnected:
+    """The in-process feed: capture calls the core directly, so it is always connected."""
+
+    def __init__(self) -> None:
+        self.connected = threading.Event()
+        self.connected.set()
+
+    def run(self, stop: threading.Event) -> None:
+        stop.wait()
+
+
+def run_embedded(
+    settings: Settings,
+    sources: Sequence[tuple[str, str]],
+    *,
+    fps: float | None,
+    max_frames: int | None,
+    loop: bool,
+    fast: bool,
+    host: str,
+    port: int | None,
+    workers: int,
+    stop: threading.Event,
+    record: bool,
+) -> dict[str, Any]:
+    """Run the whole pipeline in this process until the sources end or ``stop`` is set.
+
+    Returns:
+        The report: every joined frame (if ``record``), events, latency statistics.
+    """
+    settings = settings.replace(broker_url=EMBEDDED_BROKER, result_backend=EMBEDDED_BACKEND)
+    app = create_app(settings)
+    # The thread pool runs tasks through celery's *default* app, not the worker's.
+    app.set_default()
+    worker = app.WorkController(
+        pool_cls="threads", concurrency=workers, queues=list(settings.algorithms),
+        hostname="vigil-embedded@localhost", without_heartbeat=True, without_mingle=True,
+        without_gossip=True, prefetch_multiplier=1,
+    )
+    worker_thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
+    worker_thread.start()
+
+    core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), record=record)
+    poller = BackendPoller(app.backend, core.pending_task_ids, core.on_result)
+    service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port)
+    service.start()
+
+    daemons = [
+        CaptureDaemon(
+            camera=camera, source=source, algorithms=settings.algorithms,
+            dispatcher=FrameDispatcher(app, settings, feed=core.on_feed), settings=settings,
+            fps=fps, max_frames=max_frames, loop=loop, fast=fast,
+        )
+        for camera, source in sources
+    ]
+    errors: list[BaseException] = []
+    started = time.time()
+    threads = [
+        threading.Thread(target=_capture, args=(daemon, stop, errors), name=f"capture-{daemon.camera}", daemon=True)
+        for daemon in daemons
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive() and not stop.is_set():
+                thread.join(0.2)
+        _drain(core, settings.result_deadline + 1.0, stop)
+    finally:
+        service.stop()
+        worker.stop(in_sighandler=False)
+        worker_thread.join(timeout=5)
+    if errors:
+        raise errors[0]
+    return build_report(core, [daemon.stats for daemon in daemons], time.time() - started, settings)
+
+
+def _capture(daemon: CaptureDaemon, stop: threading.Event, errors: list[BaseException]) -> None:
+    try:
+        daemon.run(stop)
+    except Exception as exc:
+        log.error("camera %s failed: %s", daemon.camera, exc)
+        errors.append(exc)
+
+
+def _drain(core: StreamCore, timeout: float, stop: threading.Event) -> None:
+    """Wait until every captured frame was emitted (its results in, or its deadline passed)."""
+    deadline = time.monotonic() + timeout
+    while not core.idle() and time.monotonic() < deadline and not stop.is_set():
+        time.sleep(0.02)
+    core.process()
+
+
+def build_report(core: StreamCore, capture: list[CaptureStats], elapsed: float, settings: Settings) -> dict[str, Any]:
+    frames = core.records
+    algorithms: dict[str, dict[str, list[float]]] = {}
+    for frame in frames:
+        for name, result in frame["results"].items():
+            timings = result.get("timings") or {}
+            series = algorithms.setdefault(name, {"queue_wait": [], "detect": [], "decode": []})
+            for key in series:
+                if key in timings:
+                    series[key].append(timings[key])
+    return {
+        "elapsed": elapsed,
+        "algorithms": list(settings.algorithms),
+        "capture": [stats.to_dict() for stats in capture],
+        "counters": core.counters(),
+        "latency": {
+            "end_to_end": summarize(frame["latency"] for frame in frames),
+            "by_algorithm": {name: {key: summarize(values) for key, values in series.items()}
+                             for name, series in algorithms.items()},
+        },
+        "frames_emitted": len(frames),
+        "frames_complete": sum(1 for frame in frames if frame["complete"]),
+        "events": core.recorded_events,
+        "frames": frames,
+    }
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, allow_nan=True), encoding="utf-8")

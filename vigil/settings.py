@@ -1,0 +1,226 @@
+"""Vigil's settings: one immutable object, built once, the only reader of ``VIGIL_*``.
+
+Precedence, highest first: explicit overrides (command-line flags) > ``VIGIL_*``
+environment variables > the TOML file named by ``VIGIL_CONFIG`` (a ``[vigil]`` table)
+> the defaults below. Every setting is documented in its field's metadata; ``vigil
+settings`` prints them all, and the README's reference is generated from the same table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from vigil.errors import ConfigError
+
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+DEFAULT_RESULT_BACKEND = "redis://127.0.0.1:6379/0"
+DEFAULT_ALGORITHMS = ("fall", "emotion", "pose", "blink")
+DEFAULT_JPEG_QUALITY = 80
+DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+DEFAULT_QUEUE_MAX_LENGTH = 4
+DEFAULT_MAX_FRAME_AGE = 2.0
+DEFAULT_RESULT_EXPIRES = 60
+DEFAULT_RESULT_DEADLINE = 1.0
+DEFAULT_FRAME_WIDTH = 640
+DEFAULT_EVENTS_MAXLEN = 10_000
+ENV_PREFIX = "VIGIL_"
+CONFIG_ENV = "VIGIL_CONFIG"
+# VIGIL_* variables that are not settings: the config file, test and benchmark inputs.
+NON_SETTING_ENV = frozenset({CONFIG_ENV, "VIGIL_DATA_DIR"})
+NON_SETTING_ENV_PREFIXES = ("VIGIL_TEST_",)
+
+
+def _parse_algorithms(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    names = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    if not names:
+        raise ValueError("at least one algorithm is required")
+    return names
+
+
+def _int_in(low: int, high: int | None = None) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        number = int(value)
+        if number < low or (high is not None and number > high):
+            bound = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise ValueError(f"must be {bound}")
+        return number
+
+    return parse
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be > 0")
+    return number
+
+
+def _url(value: Any) -> str:
+    text = str(value).strip()
+    if "://" not in text:
+        raise ValueError("must be a URL such as amqp://host:5672// or redis://host:6379/0")
+    return text
+
+
+def _text(value: Any) -> str:
+    return str(value).strip()
+
+
+def _setting(default: Any, parse: Callable[[Any], Any], doc: str) -> Any:
+    return dataclasses.field(default=default, metadata={"parse": parse, "doc": doc})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every Vigil setting. Build it with :meth:`Settings.load`."""
+
+    broker_url: str = _setting(
+        DEFAULT_BROKER_URL, _url, "Celery broker (RabbitMQ). `memory://` only inside `vigil run`."
+    )
+    result_backend: str = _setting(
+        DEFAULT_RESULT_BACKEND, _url, "Celery result backend (Redis); the streamer reads results here."
+    )
+    algorithms: tuple[str, ...] = _setting(
+        DEFAULT_ALGORITHMS,
+        _parse_algorithms,
+        "Comma-separated algorithms: the queues Celery declares and the default of `--algorithms`.",
+    )
+    jpeg_quality: int = _setting(DEFAULT_JPEG_QUALITY, _int_in(1, 100), "JPEG quality of frames on the wire.")
+    frame_width: int = _setting(
+        DEFAULT_FRAME_WIDTH, _int_in(0), "Width frames are resized to before encoding (0 keeps the source's)."
+    )
+    frame_height: int = _setting(
+        0, _int_in(0), "Height frames are resized to (0 keeps the aspect ratio of the width)."
+    )
+    max_payload_bytes: int = _setting(
+        DEFAULT_MAX_PAYLOAD_BYTES, _int_in(1024), "Largest encoded frame accepted, in bytes; larger is refused."
+    )
+    queue_max_length: int = _setting(
+        DEFAULT_QUEUE_MAX_LENGTH,
+        _int_in(1),
+        "Ready frames an algorithm queue holds (`x-max-length`); older ones are dropped first.",
+    )
+    max_frame_age: float = _setting(
+        DEFAULT_MAX_FRAME_AGE,
+        _positive_float,
+        "Seconds a frame may wait before it is stale: queue message TTL and task `expires`.",
+    )
+    result_expires: int = _setting(
+        DEFAULT_RESULT_EXPIRES, _int_in(1), "Seconds Redis keeps a result (bounds Redis memory)."
+    )
+    result_deadline: float = _setting(
+        DEFAULT_RESULT_DEADLINE,
+        _positive_float,
+        "Seconds the streamer waits for a frame's results before emitting it incomplete.",
+    )
+    detector_override: str = _setting(
+        "",
+        _text,
+        "Benchmarks only: `null`, `busy:MS` or `sleep:MS` replaces every detector in a worker.",
+    )
+    events_maxlen: int = _setting(
+        DEFAULT_EVENTS_MAXLEN, _int_in(1), "Events kept in the store (capped Redis stream or SQLite)."
+    )
+    events_db: str = _setting(
+        "vigil-events.sqlite3", _text, "SQLite file for events in embedded mode (`vigil run`); `:memory:` keeps none."
+    )
+    log_level: str = _setting("INFO", lambda v: _text(v).upper(), "Log level of Vigil's commands.")
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Build settings from defaults, the config file, the environment and overrides.
+
+        Args:
+            overrides: values from flags; ``None`` values are ignored.
+            environ: the environment to read (``os.environ`` by default).
+
+        Raises:
+            ConfigError: an unknown key or a bad value, naming where it came from.
+        """
+        environ = os.environ if environ is None else environ
+        names = {field.name for field in dataclasses.fields(cls)}
+        layers: list[tuple[str, Mapping[str, Any]]] = []
+        config_path = environ.get(CONFIG_ENV)
+        if config_path:
+            layers.append((config_path, _read_config_file(Path(config_path), names)))
+        layers.append(
+            (
+                "environment",
+                {
+                    key[len(ENV_PREFIX):].lower(): value
+                    for key, value in environ.items()
+                    if key.startswith(ENV_PREFIX)
+                    and key not in NON_SETTING_ENV
+                    and not key.startswith(NON_SETTING_ENV_PREFIXES)
+                },
+            )
+        )
+        layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))
+        values: dict[str, Any] = {}
+        for origin, layer in layers:
+            for key, raw in layer.items():
+                if key not in names:
+                    if origin == "environment":
+                        raise ConfigError(
+                            f"unknown environment variable {ENV_PREFIX}{key.upper()}; "
+                            f"known: {', '.join(ENV_PREFIX + n.upper() for n in sorted(names))}"
+                        )
+                    raise ConfigError(f"unknown setting {key!r} in {origin}")
+                values[key] = _parse_value(key, raw, origin)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (values are validated)."""
+        return dataclasses.replace(
+            self, **{key: _parse_value(key, value, "code") for key, value in changes.items()}
+        )
+
+    @property
+    def max_frame_age_ms(self) -> int:
+        return int(self.max_frame_age * 1000)
+
+
+def _parse_value(key: str, raw: Any, origin: str) -> Any:
+    field = _FIELDS[key]
+    try:
+        return field.metadata["parse"](raw)
+    except (TypeError, ValueError) as exc:
+        env = f" ({ENV_PREFIX}{key.upper()})" if origin == "environment" else ""
+        raise ConfigError(f"bad value {raw!r} for setting {key!r}{env} from {origin}: {exc}") from None
+
+
+def _read_config_file(path: Path, names: set[str]) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} ({CONFIG_ENV}) does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    table = data.get("vigil", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [vigil] must be a table")
+    return table
+
+
+def describe_settings() -> list[tuple[str, str, str, str]]:
+    """(setting, environment variable, default, description) for every setting."""
+    rows = []
+    for field in dataclasses.fields(Settings):
+        default = field.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        rows.append((field.name, ENV_PREFIX + field.name.upper(), str(default), field.metadata["doc"]))
+    return rows
+
+
+_FIELDS = {field.name: field for field in dataclasses.fields(Settings)}

@@ -1,0 +1,272 @@
+"""The streamer's HTTP API and live views (aiohttp).
+
+GET /                        a page with every camera's live view and recent events
+GET /cameras                 cameras as JSON
+GET /cameras/{name}/mjpeg    multipart/x-mixed-replace stream of annotated frames
+GET /cameras/{name}/latest.jpg
+GET /cameras/{name}/results  the latest joined results (JSON)
+GET /events                  recent events (JSON), or live with Accept: text/event-stream
+GET /healthz                 200 when the feed and the result backend are connected
+GET /metrics                 Prometheus text
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from vigil.errors import VigilError
+from vigil.stream.core import CameraView, StreamCore
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "vigilframe"
+SSE_QUEUE_SIZE = 100
+KEEPALIVE_SECONDS = 15.0
+
+
+def mjpeg_part(jpeg: bytes, boundary: str = BOUNDARY) -> bytes:
+    """One part of a multipart/x-mixed-replace MJPEG stream."""
+    head = f"--{boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    return head.encode("ascii") + jpeg + b"\r\n"
+
+
+def sse_message(data: dict[str, Any], event: str = "event") -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+class Hub:
+    """Bridges the processing thread to the asyncio loop: new frames and new events."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._frame_ready: dict[str, asyncio.Event] = {}
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    # called from the processing thread
+    def frame_emitted(self, camera: str) -> None:
+        self.loop.call_soon_threadsafe(self._wake, camera)
+
+    def event_raised(self, event: dict[str, Any]) -> None:
+        self.loop.call_soon_threadsafe(self._publish, event)
+
+    # loop side
+    def frame_ready(self, camera: str) -> asyncio.Event:
+        return self._frame_ready.setdefault(camera, asyncio.Event())
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SSE_QUEUE_SIZE)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._subscribers.discard(queue)
+
+    def _wake(self, camera: str) -> None:
+        event = self._frame_ready.pop(camera, None)
+        if event is not None:
+            event.set()  # wakes every viewer waiting for this camera's next frame
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()  # a slow subscriber loses its oldest event, not the newest
+            queue.put_nowait(event)
+
+
+def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]]) -> web.Application:
+    """The aiohttp application serving ``core``.
+
+    Args:
+        core: the stream core (views, events, metrics).
+        health: returns the connection state of each input, e.g. ``{"feed": True, "results": True}``.
+    """
+    app = web.Application()
+    app["core"] = core
+    app["health"] = health
+
+    async def on_startup(app: web.Application) -> None:
+        hub = app["hub"] = Hub(asyncio.get_running_loop())
+        core.frame_listeners.append(hub.frame_emitted)
+        core.event_listeners.append(hub.event_raised)
+
+    app.on_startup.append(on_startup)
+    app.router.add_get("/", index)
+    app.router.add_get("/cameras", cameras)
+    app.router.add_get("/cameras/{name}/mjpeg", mjpeg)
+    app.router.add_get("/cameras/{name}/latest.jpg", latest_jpeg)
+    app.router.add_get("/cameras/{name}/results", results)
+    app.router.add_get("/events", events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def _view(request: web.Request) -> CameraView:
+    name = request.match_info["name"]
+    view = request.app["core"].views.get(name)
+    if view is None:
+        known = ", ".join(sorted(request.app["core"].views)) or "none yet"
+        raise web.HTTPNotFound(text=json.dumps({"error": f"unknown camera {name!r}; cameras: {known}"}),
+                               content_type="application/json")
+    return view
+
+
+async def cameras(request: web.Request) -> web.Response:
+    core: StreamCore = request.app["core"]
+    listing = []
+    for name, view in sorted(core.views.items()):
+        frame = view.frame
+        listing.append({
+            "name": name,
+            "capture": view.capture_stats,
+            "latest_seq": frame.seq if frame else None,
+            "latest_latency": ((frame.emitted_at or 0) - frame.captured_at) if frame else None,
+            "viewers": view.viewers,
+            "mjpeg": f"/cameras/{name}/mjpeg",
+            "latest": f"/cameras/{name}/latest.jpg",
+            "results": f"/cameras/{name}/results",
+        })
+    return web.json_response({"cameras": listing})
+
+
+async def mjpeg(request: web.Request) -> web.StreamResponse:
+    view = _view(request)
+    hub: Hub = request.app["hub"]
+    loop = asyncio.get_running_loop()
+    response = web.StreamResponse(headers={
+        "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        "Cache-Control": "no-cache, no-store",
+    })
+    await response.prepare(request)
+    view.viewers += 1
+    sent_version = -1
+    try:
+        while True:
+            if view.version == sent_version or view.frame is None:
+                ready = hub.frame_ready(view.name)
+                try:
+                    await asyncio.wait_for(ready.wait(), KEEPALIVE_SECONDS)
+                except asyncio.TimeoutError:
+                    continue
+            annotated = await loop.run_in_executor(None, view.annotated)
+            if annotated is None or annotated[0] == sent_version:
+                continue
+            sent_version, jpeg = annotated
+            # A slow viewer blocks here alone; meanwhile newer frames replace older ones,
+            # so it skips frames instead of slowing the others.
+            await response.write(mjpeg_part(jpeg))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        view.viewers -= 1
+    return response
+
+
+async def latest_jpeg(request: web.Request) -> web.Response:
+    view = _view(request)
+    annotated = await asyncio.get_running_loop().run_in_executor(None, view.annotated)
+    if annotated is None:
+        raise web.HTTPServiceUnavailable(text="no frame yet")
+    return web.Response(body=annotated[1], content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+async def results(request: web.Request) -> web.Response:
+    return web.json_response(_view(request).results())
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    core: StreamCore = request.app["core"]
+    camera = request.query.get("camera")
+    try:
+        limit = max(1, min(int(request.query.get("limit", "100")), 1000))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit must be an integer") from None
+    if "text/event-stream" in request.headers.get("Accept", ""):
+        return await _event_stream(request, camera)
+    try:
+        stored = await asyncio.get_running_loop().run_in_executor(None, core.events.recent, limit, camera)
+    except VigilError as exc:
+        raise web.HTTPServiceUnavailable(text=str(exc)) from exc
+    return web.json_response({"events": stored})
+
+
+async def _event_stream(request: web.Request, camera: str | None) -> web.StreamResponse:
+    hub: Hub = request.app["hub"]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    queue = hub.subscribe()
+    try:
+        await response.write(b": connected\n\n")
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+            except asyncio.TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if camera is None or event.get("camera") == camera:
+                await response.write(sse_message(event))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        hub.unsubscribe(queue)
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    checks = request.app["health"]()
+    healthy = all(checks.values())
+    body = {"status": "ok" if healthy else "degraded", "checks": checks, "time": time.time()}
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    core: StreamCore = request.app["core"]
+    return web.Response(text=core.metrics.render(), content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.Response(text=INDEX_HTML, content_type="text/html")
+
+
+INDEX_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Vigil</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1rem;background:#111;color:#eee}
+#cams{display:flex;flex-wrap:wrap;gap:1rem}
+figure{margin:0}img{max-width:640px;width:100%;background:#222}
+li{font-family:monospace}
+</style></head>
+<body><h1>Vigil</h1>
+<div id="cams">loading cameras...</div>
+<h2>Recent events</h2><ul id="events"></ul>
+<script>
+async function cams(){
+  const r = await fetch('/cameras'); const data = await r.json();
+  const div = document.getElementById('cams');
+  if (!data.cameras.length) { div.textContent = 'no camera yet: start `vigil capture`'; setTimeout(cams, 2000); return; }
+  div.innerHTML = '';
+  for (const c of data.cameras) {
+    const f = document.createElement('figure');
+    f.innerHTML = `<img src="${c.mjpeg}" alt="${c.name}"><figcaption>${c.name} (${c.capture.state||'?'})</figcaption>`;
+    div.appendChild(f);
+  }
+}
+function addEvent(e){
+  const li = document.createElement('li');
+  li.textContent = `${new Date(e.time*1000).toLocaleTimeString()} ${e.camera} ${e.kind} #${e.seq} ${JSON.stringify(e.details)}`;
+  const ul = document.getElementById('events'); ul.prepend(li);
+  while (ul.children.length > 50) ul.lastChild.remove();
+}
+fetch('/events?limit=50').then(r => r.json()).then(d => d.events.forEach(addEvent));
+new EventSource('/events').addEventListener('event', m => addEvent(JSON.parse(m.data)));
+cams();
+</script></body></html>
+"""

@@ -1,0 +1,67 @@
+"""Drawing every algorithm's overlay onto a joined frame, then encoding it once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vigil.detectors.registry import draw_overlay
+from vigil.detectors.base import Observation
+from vigil.errors import FrameDecodeError
+from vigil.frames import decode_jpeg
+from vigil.stream.reassembly import JoinedFrame
+
+log = logging.getLogger(__name__)
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+OK_COLOUR = (80, 200, 80)
+WARN_COLOUR = (40, 40, 230)
+
+
+def annotate(
+    frame: JoinedFrame,
+    observations: dict[str, Observation | None],
+    summaries: dict[str, dict[str, Any]],
+    quality: int,
+) -> bytes:
+    """The frame's JPEG with every algorithm's overlay and a status line drawn on it."""
+    try:
+        image = decode_jpeg(frame.jpeg, f"frame {frame.camera}#{frame.seq}")
+    except FrameDecodeError as exc:
+        log.warning("%s", exc)
+        image = np.zeros((max(frame.height, 1), max(frame.width, 1), 3), np.uint8)
+    for algorithm in frame.expected:
+        result = frame.results.get(algorithm)
+        observation = observations.get(algorithm)
+        if result is None or observation is None:
+            continue
+        if result.get("detector", algorithm) != algorithm:
+            continue  # a synthetic stand-in: nothing meaningful to draw
+        try:
+            draw_overlay(algorithm, image, observation, summaries.get(algorithm, {}))
+        except Exception:  # an overlay bug must not stop the live view
+            log.exception("overlay of %s failed on frame %s#%s", algorithm, frame.camera, frame.seq)
+    _status_line(image, frame)
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise FrameDecodeError(f"cannot encode annotated frame {frame.camera}#{frame.seq}")
+    return buffer.tobytes()
+
+
+def _status_line(image: np.ndarray, frame: JoinedFrame) -> None:
+    latency_ms = ((frame.emitted_at or frame.arrived_at) - frame.captured_at) * 1000
+    text = f"{frame.camera} #{frame.seq}  {latency_ms:.0f} ms"
+    errors = [name for name, result in frame.results.items() if result.get("status") != "ok"]
+    colour = OK_COLOUR
+    if frame.missing:
+        text += "  missing: " + ",".join(frame.missing)
+        colour = WARN_COLOUR
+    if errors:
+        text += "  error: " + ",".join(errors)
+        colour = WARN_COLOUR
+    height = image.shape[0]
+    cv2.rectangle(image, (0, height - 22), (image.shape[1], height), (0, 0, 0), -1)
+    cv2.putText(image, text, (6, height - 6), FONT, 0.5, colour, 1, cv2.LINE_AA)

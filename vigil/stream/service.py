@@ -1,0 +1,138 @@
+"""Running the streamer: its inputs, the processing thread and the HTTP server.
+
+``distributed_streamer`` reads the capture feed from RabbitMQ and results from Redis
+(``vigil stream``); ``vigil run`` wires the same core to in-process inputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from vigil.errors import ConfigError
+from vigil.settings import Settings
+from vigil.stream.core import StreamCore
+from vigil.stream.events import EventStore, RedisEventStore, SqliteEventStore
+from vigil.stream.feed import FeedConsumer
+from vigil.stream.http import create_web_app
+from vigil.stream.results import BackendPoller, RedisResultListener
+
+log = logging.getLogger(__name__)
+
+HTTP_SHUTDOWN_TIMEOUT = 1.0
+
+
+class Input(Protocol):
+    connected: threading.Event
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
+class StreamService:
+    """Runs a :class:`StreamCore`, its inputs and (unless ``port`` is None) the HTTP server."""
+
+    def __init__(self, core: StreamCore, inputs: dict[str, Input], host: str = "127.0.0.1",
+                 port: int | None = 8080) -> None:
+        self.core = core
+        self.inputs = inputs
+        self.host = host
+        self.port = port
+        self.stop_event = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._http_ready = threading.Event()
+        self._http_error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http_done: asyncio.Future[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def health(self) -> dict[str, bool]:
+        return {name: source.connected.is_set() for name, source in self.inputs.items()}
+
+    def start(self) -> None:
+        """Start every thread; returns once the HTTP server listens.
+
+        Raises:
+            ConfigError: the HTTP port cannot be bound.
+        """
+        self._spawn("stream-core", self.core.run, self.stop_event)
+        for name, source in self.inputs.items():
+            self._spawn(f"stream-{name}", source.run, self.stop_event)
+        if self.port is not None:
+            self._spawn("stream-http", self._serve)
+            self._http_ready.wait(10)
+            if self._http_error is not None:
+                self.stop()
+                raise ConfigError(f"cannot serve HTTP on {self.host}:{self.port}: {self._http_error}")
+            log.info("streamer serving on %s", self.url)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self._loop is not None and self._http_done is not None:
+            self._loop.call_soon_threadsafe(self._http_done.set_result, None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.core.events.close()
+
+    def _spawn(self, name: str, target: Callable[..., Any], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _serve(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        runner = web.AppRunner(create_web_app(self.core, self.health), shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT,
+                               access_log=None)
+        try:
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, self.host, self.port)
+            loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        except OSError as exc:
+            self._http_error = exc
+            self._http_ready.set()
+            return
+        self._http_done = loop.create_future()
+        self._http_ready.set()
+        try:
+            loop.run_until_complete(self._http_done)
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+
+def event_store_for(settings: Settings) -> EventStore:
+    """A capped Redis stream when results go through Redis, else SQLite."""
+    if settings.result_backend.startswith(("redis://", "rediss://", "unix://")):
+        return RedisEventStore(settings.result_backend, settings.events_maxlen)
+    return SqliteEventStore(settings.events_db, settings.events_maxlen)
+
+
+def distributed_streamer(settings: Settings, host: str, port: int | None) -> StreamService:
+    """The ``vigil stream`` service: feed from the broker, results from the backend."""
+    core = StreamCore(settings, event_store_for(settings))
+    inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed))}
+    if settings.result_backend.startswith(("redis://", "rediss://")):
+        inputs["results"] = RedisResultListener(settings.result_backend, core.on_result)
+    else:
+        from vigil.app import create_app
+
+        inputs["results"] = BackendPoller(create_app(settings).backend, core.pending_task_ids, core.on_result)
+    return StreamService(core, inputs, host, port)
+
+
+class _FeedInput:
+    def __init__(self, consumer: FeedConsumer) -> None:
+        self.consumer = consumer
+        self.connected = consumer.connected
+
+    def run(self, stop: threading.Event) -> None:
+        self.consumer.run_until(stop)
