@@ -76,7 +76,7 @@ def streamer_queue(name: str, settings: Settings) -> Queue:
 
 _INEQUIVALENT = re.compile(
     r"inequivalent arg '(?P<arg>[^']+)' for queue '(?P<queue>[^']+)'.*?"
-    r"received (?:the value '(?P<ours>[^']*)'|none).*?current is (?:the value '(?P<theirs>[^']*)'|none)",
+    r"received (?:(?:the value )?'(?P<ours>[^']*)'|none).*?current is (?:(?:the value )?'(?P<theirs>[^']*)'|none)",
     re.DOTALL,
 )
 

@@ -8,6 +8,7 @@ subscribe to events; they never block the processing thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -31,6 +32,16 @@ log = logging.getLogger(__name__)
 RECENT_EVENTS = 200
 
 
+@dataclasses.dataclass(frozen=True)
+class AnnotatedFrame:
+    """An encoded annotated frame and what was drawn on it."""
+
+    version: int
+    seq: int
+    jpeg: bytes
+    overlays: dict[str, int]  # algorithm -> seq of the result drawn (always this frame's)
+
+
 class CameraView:
     """The latest joined frame of one camera; its annotated JPEG is encoded at most once."""
 
@@ -43,7 +54,7 @@ class CameraView:
         self.summaries: dict[str, dict[str, Any]] = {}
         self.capture_stats: dict[str, Any] = {}
         self.viewers = 0
-        self._jpeg: tuple[int, bytes] | None = None
+        self._annotated: AnnotatedFrame | None = None
         self._lock = threading.Lock()
 
     def update(self, frame: JoinedFrame, observations: dict[str, Observation | None],
@@ -52,21 +63,22 @@ class CameraView:
             self.frame, self.observations, self.summaries = frame, observations, summaries
             self.version += 1
 
-    def annotated(self) -> tuple[int, bytes] | None:
-        """(version, JPEG) of the latest frame with overlays, encoded once per version."""
+    def annotated(self) -> AnnotatedFrame | None:
+        """The latest frame with overlays; encoded at most once per frame."""
         with self._lock:
             version, frame = self.version, self.frame
             observations, summaries = self.observations, self.summaries
-            cached = self._jpeg
+            cached = self._annotated
         if frame is None:
             return None
-        if cached is not None and cached[0] == version:
+        if cached is not None and cached.version == version:
             return cached
         jpeg = annotate(frame, observations, summaries, self.quality)
+        overlays = {name: int(result.get("seq", -1)) for name, result in frame.results.items()}
         with self._lock:
-            if self._jpeg is None or self._jpeg[0] < version:
-                self._jpeg = (version, jpeg)
-            return self._jpeg
+            if self._annotated is None or self._annotated.version < version:
+                self._annotated = AnnotatedFrame(version, frame.seq, jpeg, overlays)
+            return self._annotated
 
     def results(self) -> dict[str, Any]:
         """The latest joined results as JSON-able data."""

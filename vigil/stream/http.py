@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from vigil.errors import VigilError
-from vigil.stream.core import CameraView, StreamCore
+from vigil.stream.core import AnnotatedFrame, CameraView, StreamCore
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,17 @@ SSE_QUEUE_SIZE = 100
 KEEPALIVE_SECONDS = 15.0
 
 
-def mjpeg_part(jpeg: bytes, boundary: str = BOUNDARY) -> bytes:
-    """One part of a multipart/x-mixed-replace MJPEG stream."""
-    head = f"--{boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+def mjpeg_part(jpeg: bytes, headers: dict[str, str] | None = None, boundary: str = BOUNDARY) -> bytes:
+    """One part of a multipart/x-mixed-replace MJPEG stream, with optional extra headers."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    head = f"--{boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n{extra}\r\n"
     return head.encode("ascii") + jpeg + b"\r\n"
+
+
+def frame_headers(camera: str, annotated: AnnotatedFrame) -> dict[str, str]:
+    """Which frame a part shows and which result each overlay came from (for clients and tests)."""
+    overlays = ",".join(f"{name}:{seq}" for name, seq in sorted(annotated.overlays.items()))
+    return {"X-Vigil-Camera": camera, "X-Vigil-Seq": str(annotated.seq), "X-Vigil-Overlays": overlays}
 
 
 def sse_message(data: dict[str, Any], event: str = "event") -> bytes:
@@ -156,12 +163,12 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
                 except asyncio.TimeoutError:
                     continue
             annotated = await loop.run_in_executor(None, view.annotated)
-            if annotated is None or annotated[0] == sent_version:
+            if annotated is None or annotated.version == sent_version:
                 continue
-            sent_version, jpeg = annotated
+            sent_version = annotated.version
             # A slow viewer blocks here alone; meanwhile newer frames replace older ones,
             # so it skips frames instead of slowing the others.
-            await response.write(mjpeg_part(jpeg))
+            await response.write(mjpeg_part(annotated.jpeg, frame_headers(view.name, annotated)))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -174,7 +181,8 @@ async def latest_jpeg(request: web.Request) -> web.Response:
     annotated = await asyncio.get_running_loop().run_in_executor(None, view.annotated)
     if annotated is None:
         raise web.HTTPServiceUnavailable(text="no frame yet")
-    return web.Response(body=annotated[1], content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store", **frame_headers(view.name, annotated)}
+    return web.Response(body=annotated.jpeg, content_type="image/jpeg", headers=headers)
 
 
 async def results(request: web.Request) -> web.Response:

@@ -1,0 +1,68 @@
+"""Bad input gets a clear message and a named exit code; the embedded run writes its report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.integration.conftest import vigil
+
+pytestmark = pytest.mark.integration
+
+
+def run(args, env, timeout=120):
+    return subprocess.run(vigil(*args), env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    "args, extra_env, code, message",
+    [
+        pytest.param(["capture", "--camera", "c", "--source", "synthetic", "--algorithms", "fall,blinks"], {},
+                     2, "unknown algorithm 'blinks'; known algorithms: blink, emotion, fall, pose. Did you mean 'blink'?",
+                     id="unknown algorithm"),
+        pytest.param(["capture", "--camera", "c", "--source", "/nonexistent/clip.mp4"], {},
+                     69, "video file '/nonexistent/clip.mp4' does not exist", id="missing file"),
+        pytest.param(["capture", "--camera", "c", "--source", "rtsp://127.0.0.1:9/none", "--reconnect-timeout", "2"],
+                     {}, 69, "camera c: gave up after", id="unreachable camera"),
+        pytest.param(["capture", "--camera", "bad name", "--source", "synthetic"], {},
+                     78, "bad camera name 'bad name'", id="bad camera name"),
+        pytest.param(["capture", "--camera", "c", "--source", "synthetic"], {"VIGIL_JPEG_QUALITY": "500"},
+                     2, "bad value '500' for setting 'jpeg_quality' (VIGIL_JPEG_QUALITY)", id="malformed setting"),
+        pytest.param(["run", "--source", "synthetic"], {"VIGIL_MAX_FRAME_AGE": "soon"},
+                     2, "bad value 'soon' for setting 'max_frame_age'", id="malformed setting in run"),
+    ],
+)
+def test_bad_input_is_explained(args, extra_env, code, message, vigil_env):
+    done = run(args, dict(vigil_env, **extra_env))
+    assert done.returncode == code, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unreachable_broker_drops_frames_and_exits_cleanly(vigil_env):
+    env = dict(vigil_env, VIGIL_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
+    done = run(["capture", "--camera", "nobroker", "--source", "synthetic", "--fps", "20", "--max-frames", "40"], env)
+    assert done.returncode == 0, done.stderr
+    assert "cannot reach the broker" in done.stderr
+    assert "40 captured, 0 sent, 40 dropped" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_embedded_run_writes_a_report(vigil_env, tmp_path, clip):
+    report = tmp_path / "report.json"
+    env = {k: v for k, v in vigil_env.items() if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND")}
+    done = run(["run", "--source", f"door={clip}", "--max-frames", "45", "--fps", "15", "--no-http",
+                "--report", str(report)], env)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(report.read_text())
+    assert data["frames_emitted"] == 45
+    assert data["frames_complete"] >= 40
+    seqs = [frame["seq"] for frame in data["frames"]]
+    assert seqs == sorted(seqs)
+    for frame in data["frames"]:
+        for name, result in frame["results"].items():
+            assert result["seq"] == frame["seq"] and result["status"] == "ok"
+    assert data["latency"]["end_to_end"]["n"] == 45
+    assert set(data["latency"]["by_algorithm"]) == {"fall", "emotion", "pose", "blink"}

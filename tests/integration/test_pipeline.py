@@ -1,0 +1,167 @@
+"""The whole pipeline as users run it: worker, capture and streamer processes on RabbitMQ + Redis."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+import requests
+
+from tests.helpers import read_mjpeg_parts
+from tests.integration.conftest import ALGORITHM_QUEUES, celery, free_port, vigil
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for_camera(url: str, camera: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        names = [c["name"] for c in requests.get(f"{url}/cameras", timeout=2).json()["cameras"]]
+        if camera in names and requests.get(f"{url}/cameras/{camera}/results", timeout=2).json()["frame"]:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"camera {camera} never appeared on {url}")
+
+
+def test_frames_flow_from_capture_through_workers_to_the_mjpeg_view(worker, streamer, spawn, vigil_env, clip):
+    # Given a worker on all four queues and a streamer
+    _, url = streamer
+    # When a camera plays a real clip at 15 frames/s
+    capture = spawn(vigil("capture", "--camera", "itest", "--source", str(clip), "--fps", "15",
+                          "--max-frames", "75"), vigil_env, "capture")
+    wait_for_camera(url, "itest")
+    parts = []
+    with requests.get(f"{url}/cameras/itest/mjpeg", stream=True, timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+        for headers, jpeg in read_mjpeg_parts(response.raw):
+            parts.append((headers, jpeg))
+            if len(parts) == 20:
+                break
+    # Then every part is a decodable frame whose overlays all come from that same frame
+    seqs = []
+    for headers, jpeg in parts:
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.shape[1] == 640
+        seq = int(headers["X-Vigil-Seq"])
+        overlays = dict(item.split(":") for item in headers["X-Vigil-Overlays"].split(","))
+        assert set(overlays) == set(ALGORITHM_QUEUES), headers
+        assert all(int(result_seq) == seq for result_seq in overlays.values()), headers
+        seqs.append(seq)
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert capture.wait(60) == 0
+    # And the API reports what happened
+    time.sleep(1.5)
+    metrics = requests.get(f"{url}/metrics", timeout=5).text
+    assert 'vigil_frames_captured_total{camera="itest"} 75' in metrics
+    assert 'vigil_frames_emitted_total{camera="itest",complete="true"}' in metrics
+    assert 'vigil_end_to_end_seconds_count{camera="itest"}' in metrics
+    assert 'vigil_results_total{algorithm="blink",camera="itest",status="ok"}' in metrics
+    results = requests.get(f"{url}/cameras/itest/results", timeout=5).json()
+    assert results["frame"]["complete"] and set(results["frame"]["results"]) == set(ALGORITHM_QUEUES)
+    assert requests.get(f"{url}/events", timeout=5).json() == {"events": []}
+    latest = requests.get(f"{url}/cameras/itest/latest.jpg", timeout=5)
+    assert latest.headers["Content-Type"] == "image/jpeg" and latest.content[:2] == b"\xff\xd8"
+    assert requests.get(f"{url}/cameras/nope/results", timeout=5).status_code == 404
+    page = requests.get(url, timeout=5).text
+    assert "/cameras" in page and "EventSource" in page
+
+
+def test_algorithm_queues_carry_the_bounded_arguments(worker):
+    listing = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name", "arguments"], capture_output=True,
+                             text=True, timeout=60, check=True).stdout
+    rows = {line.split("\t")[0]: line for line in listing.splitlines() if "\t" in line}
+    for name in ALGORITHM_QUEUES:
+        assert '"x-max-length",4' in rows[name], rows.get(name)
+        assert '"x-overflow","drop-head"' in rows[name]
+        assert '"x-message-ttl",2000' in rows[name]
+
+
+def test_a_queue_with_other_arguments_gets_advice_not_a_traceback(worker, vigil_env):
+    env = dict(vigil_env, VIGIL_QUEUE_MAX_LENGTH="9")
+    done = subprocess.run(vigil("capture", "--camera", "c406", "--source", "synthetic", "--max-frames", "3"),
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 78, done.stderr
+    assert "queue 'fall' already exists on the broker with x-max-length=4" in done.stderr
+    assert "rabbitmqctl delete_queue fall" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_corrupt_jpeg_task_returns_an_error_and_the_worker_keeps_serving(worker, vigil_env):
+    from vigil.app import create_app
+    from vigil.frames import encode_frame
+    from vigil.settings import Settings
+
+    app = create_app(Settings.load(environ={k: v for k, v in vigil_env.items() if k.startswith("VIGIL_")}))
+    good = encode_frame(np.full((48, 64, 3), 90, np.uint8), camera="bad", session=1, seq=1,
+                        captured_at=time.time(), quality=80, max_bytes=1 << 20).to_payload()
+    corrupt = dict(good, seq=0, jpeg=good["jpeg"][:40] + b"\x00" * 60)
+    bad_result = app.send_task("vigil.detect.fall", args=(corrupt,), queue="fall").get(timeout=30)
+    good_result = app.send_task("vigil.detect.fall", args=(good,), queue="fall").get(timeout=30)
+    assert bad_result["status"] == "error" and "corrupt JPEG" in bad_result["error"]
+    assert good_result["status"] == "ok"
+    assert "fall on frame bad#0 failed" in worker.output()
+
+
+def test_flower_lists_our_task_types(worker, spawn, vigil_env):
+    port = free_port()
+    env = dict(vigil_env, FLOWER_UNAUTHENTICATED_API="true")
+    spawn(celery("flower", f"--port={port}", "--address=127.0.0.1"), env, "flower")
+    url = f"http://127.0.0.1:{port}"
+    deadline, types = time.monotonic() + 60, []
+    capture = None
+    while time.monotonic() < deadline:
+        try:
+            if capture is None:
+                requests.get(url, timeout=1)
+                capture = subprocess.Popen(vigil("capture", "--camera", "flower", "--source", "synthetic",
+                                                 "--max-frames", "20"), env=vigil_env)
+            types = requests.get(f"{url}/api/task/types", timeout=2).json()["task-types"]
+            if {f"vigil.detect.{name}" for name in ALGORITHM_QUEUES} <= set(types):
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    if capture is not None:
+        capture.wait(30)
+    assert {f"vigil.detect.{name}" for name in ALGORITHM_QUEUES} <= set(types), types
+    workers = requests.get(f"{url}/api/workers", timeout=5).json()
+    assert any(name.startswith("itest-") for name in workers)
+
+
+def test_capture_stops_cleanly_on_sigterm(worker, spawn, vigil_env):
+    capture = spawn(vigil("capture", "--camera", "sig", "--source", "synthetic", "--loop"), vigil_env, "capture")
+    capture.wait_for_output("streaming", 30)
+    time.sleep(1)
+    assert capture.stop() == 0
+    assert "received SIGTERM: stopping" in capture.output()
+
+
+def test_capture_survives_a_broker_restart(worker, streamer, spawn, vigil_env):
+    _, url = streamer
+    capture = spawn(vigil("capture", "--camera", "restart", "--source", "synthetic", "--fps", "10", "--loop"),
+                    vigil_env, "capture")
+    wait_for_camera(url, "restart")
+    subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=120)
+    try:
+        time.sleep(3)
+        assert capture.popen.poll() is None, capture.output()
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=120)
+    back = time.monotonic()
+    before = requests.get(f"{url}/cameras/restart/results", timeout=5).json()["frame"]["seq"]
+    deadline, resumed_after = back + 60, None
+    while time.monotonic() < deadline:
+        frame = requests.get(f"{url}/cameras/restart/results", timeout=5).json()["frame"]
+        if frame["seq"] > before:
+            resumed_after = time.monotonic() - back
+            break
+        time.sleep(0.2)
+    assert resumed_after is not None, capture.output()[-2000:]
+    assert capture.popen.poll() is None
+    assert "dropped" in capture.output()
+    print(f"frames flowed again {resumed_after:.1f} s after RabbitMQ came back")

@@ -1,0 +1,97 @@
+"""The frame wire format: one resize, one JPEG, metadata, size limits, clear errors."""
+
+import msgpack
+import numpy as np
+import pytest
+
+from vigil.errors import ConfigError, FrameDecodeError, FrameTooLargeError
+from vigil.frames import Frame, check_camera_name, decode_frame, decode_jpeg, encode_frame, target_size
+
+
+def textured(height=480, width=640):
+    yy, xx = np.mgrid[0:height, 0:width]
+    return np.dstack([xx % 256, yy % 256, (xx * yy) % 256]).astype(np.uint8)
+
+
+def encode(image=None, **overrides):
+    options = dict(camera="door", session=7, seq=3, captured_at=1000.5, quality=80, max_bytes=1 << 22)
+    options.update(overrides)
+    return encode_frame(textured() if image is None else image, **options)
+
+
+def test_frame_round_trips_through_msgpack_as_binary():
+    frame = encode()
+    wire = msgpack.packb(frame.to_payload())
+    assert len(wire) < len(frame.jpeg) * 1.01  # bytes travel as bin, not base64
+    again = Frame.from_payload(msgpack.unpackb(wire), max_bytes=1 << 22)
+    assert again == frame
+    assert decode_frame(again).shape == (480, 640, 3)
+
+
+@pytest.mark.parametrize(
+    "source, want, expected",
+    [
+        ((640, 480), (0, 0), (640, 480)),
+        ((1280, 720), (640, 0), (640, 360)),
+        ((1280, 720), (0, 360), (640, 360)),
+        ((1280, 720), (320, 240), (320, 240)),
+    ],
+)
+def test_target_size(source, want, expected):
+    assert target_size(*source, *want) == expected
+
+
+def test_encode_resizes_once_and_records_the_size():
+    frame = encode(textured(720, 1280), width=640)
+    assert (frame.width, frame.height) == (640, 360)
+    assert decode_frame(frame).shape == (360, 640, 3)
+
+
+def test_quality_changes_the_size():
+    assert len(encode(quality=30).jpeg) < len(encode(quality=95).jpeg)
+
+
+def test_oversized_frame_is_refused_with_advice():
+    with pytest.raises(FrameTooLargeError, match="over the maximum of 1024.*VIGIL_MAX_PAYLOAD_BYTES"):
+        encode(max_bytes=1024)
+
+
+def test_oversized_payload_is_refused_on_receipt():
+    payload = encode().to_payload()
+    with pytest.raises(FrameTooLargeError, match="door#3"):
+        Frame.from_payload(payload, max_bytes=1024)
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ([1, 2], "expected a dict, got list"),
+        ({"camera": "a"}, "missing field"),
+        ({"camera": "a", "session": 1, "seq": "x", "captured_at": 1, "width": 1, "height": 1, "jpeg": b""},
+         "invalid literal"),
+        ({"camera": "a", "session": 1, "seq": 1, "captured_at": 1, "width": 1, "height": 1, "jpeg": "text"},
+         "'jpeg' must be bytes"),
+    ],
+)
+def test_malformed_payload_is_a_decode_error(payload, message):
+    with pytest.raises(FrameDecodeError, match=message):
+        Frame.from_payload(payload, max_bytes=1 << 20)
+
+
+def test_corrupt_jpeg_is_a_clear_error():
+    jpeg = encode().jpeg
+    with pytest.raises(FrameDecodeError, match="corrupt JPEG"):
+        decode_jpeg(jpeg[:2] + b"\x00" * 200, "frame door#3")
+    with pytest.raises(FrameDecodeError, match="not a JPEG"):
+        decode_jpeg(b"GIF89a...", "frame door#3")
+
+
+@pytest.mark.parametrize("name", ["door", "cam-1", "Hall_2", "a" * 64])
+def test_good_camera_names(name):
+    assert check_camera_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "has space", "dot.ted", "-lead", "a" * 65, "slash/y"])
+def test_bad_camera_names(name):
+    with pytest.raises(ConfigError, match="bad camera name"):
+        check_camera_name(name)

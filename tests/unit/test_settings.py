@@ -1,0 +1,64 @@
+"""One settings object: defaults, file, environment, flags, and clear errors."""
+
+import pytest
+
+from vigil.errors import ConfigError
+from vigil.settings import DEFAULT_QUEUE_MAX_LENGTH, Settings, describe_settings
+
+
+def test_defaults():
+    settings = Settings.load(environ={})
+    assert settings.algorithms == ("fall", "emotion", "pose", "blink")
+    assert settings.jpeg_quality == 80
+    assert settings.max_frame_age == 2.0
+    assert settings.result_expires == 60
+    assert settings.queue_max_length == DEFAULT_QUEUE_MAX_LENGTH
+
+
+def test_precedence_flag_over_env_over_file_over_default(tmp_path):
+    config = tmp_path / "vigil.toml"
+    config.write_text('[vigil]\njpeg_quality = 70\nqueue_max_length = 9\nresult_expires = 30\n')
+    environ = {"VIGIL_CONFIG": str(config), "VIGIL_QUEUE_MAX_LENGTH": "5", "VIGIL_RESULT_EXPIRES": "20"}
+    settings = Settings.load({"result_expires": 10, "frame_width": None}, environ=environ)
+    assert settings.jpeg_quality == 70  # file
+    assert settings.queue_max_length == 5  # env beats file
+    assert settings.result_expires == 10  # flag beats env
+    assert settings.frame_width == 640  # a None flag is ignored
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"VIGIL_JPEG_QUALITY": "101"}, r"jpeg_quality.*VIGIL_JPEG_QUALITY.*between 1 and 100"),
+        ({"VIGIL_MAX_FRAME_AGE": "-1"}, r"max_frame_age.*must be > 0"),
+        ({"VIGIL_QUEUE_MAX_LENGTH": "many"}, r"queue_max_length.*invalid literal"),
+        ({"VIGIL_BROKER_URL": "localhost"}, r"broker_url.*must be a URL"),
+        ({"VIGIL_ALGORITHMS": " , "}, r"at least one algorithm"),
+        ({"VIGIL_JPEG_QUALTY": "80"}, r"unknown environment variable VIGIL_JPEG_QUALTY"),
+        ({"VIGIL_CONFIG": "/nonexistent/vigil.toml"}, r"does not exist"),
+    ],
+)
+def test_bad_values_name_the_setting(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.load(environ=environ)
+
+
+def test_bad_config_file(tmp_path):
+    config = tmp_path / "vigil.toml"
+    config.write_text("[vigil]\nnot_a_setting = 1\n")
+    with pytest.raises(ConfigError, match="unknown setting 'not_a_setting'"):
+        Settings.load(environ={"VIGIL_CONFIG": str(config)})
+    config.write_text("[vigil\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Settings.load(environ={"VIGIL_CONFIG": str(config)})
+
+
+def test_algorithms_parse_and_deduplicate():
+    settings = Settings.load(environ={"VIGIL_ALGORITHMS": "pose, fall,pose"})
+    assert settings.algorithms == ("pose", "fall")
+
+
+def test_every_setting_is_documented():
+    rows = describe_settings()
+    assert {row[0] for row in rows} == set(Settings.__dataclass_fields__)
+    assert all(row[1].startswith("VIGIL_") and row[3] for row in rows)
