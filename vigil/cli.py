@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -181,22 +182,26 @@ Then open / in a browser, or: curl localhost:8080/cameras; curl localhost:8080/m
 """)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="HTTP port (0 picks a free one).")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
+              help="Append every joined frame and event to this file as JSON lines (audits, benchmarks).")
 @broker_option
 @backend_option
 @click.pass_context
-def stream(ctx: click.Context, host: str, port: int, broker_url: str | None, result_backend: str | None) -> None:
+def stream(ctx: click.Context, host: str, port: int, record: Path | None, broker_url: str | None,
+           result_backend: str | None) -> None:
     """Join every algorithm's result per frame, run the event rules, serve the live view.
 
     May run on another machine than capture and workers: it needs only the broker
     (for frames) and the result backend (for results and events).
     """
+    from vigil.stream.recorder import JsonLinesRecorder
     from vigil.stream.service import distributed_streamer
 
     settings = _settings(ctx, broker_url=broker_url, result_backend=result_backend)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        service = distributed_streamer(settings, host, port)
+        service = distributed_streamer(settings, host, port, JsonLinesRecorder(record) if record else None)
         service.start()
     except VigilError as exc:
         _fail(exc)
@@ -302,6 +307,70 @@ def evaluate(data_dir: Path, output: Path | None) -> None:
 
     configure_logging("INFO")
     click.echo(run_evaluation(data_dir, output))
+
+
+@main.command(epilog="""\b
+Examples:
+  vigil bench                                   # every scenario, 3 repetitions (about 25 minutes)
+  vigil bench --scenario wire --scenario throughput --repeat 5
+  vigil bench --source ../shared/data/headpose/head_turning_640x360.mp4 --json bench.json \\
+      --markdown docs/performance.md
+\b
+It deletes the fall/emotion/pose/blink queues and flushes the result db before each
+run: point it at a test broker and Redis db, never at production.
+""")
+@click.option("--scenario", "scenarios", multiple=True,
+              type=click.Choice(["wire", "throughput", "live", "overload", "scale"]),
+              help="Scenario to run (repeatable; default: all).")
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Repetitions of each measurement.")
+@click.option("--duration", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds per live, overload and scale-out run.")
+@click.option("--source", default="synthetic", show_default=True, help="Video for the live scenario (looped).")
+@click.option("--throughput-frames", type=click.IntRange(min=10), default=1500, show_default=True)
+@click.option("--naive-frames", type=click.IntRange(min=2), default=10, show_default=True,
+              help="Frames through the naive design (about 0.5 s each).")
+@click.option("--slots", default="1,2,4,8", show_default=True, help="Worker slots for the scale-out scenario.")
+@click.option("--no-real-detectors", is_flag=True, help="Live scenario with the null detector only.")
+@click.option("--broker-url", envvar="VIGIL_BENCH_BROKER_URL", default="amqp://guest:guest@127.0.0.1:5672//",
+              show_default=True)
+@click.option("--result-backend", envvar="VIGIL_BENCH_RESULT_BACKEND", default="redis://127.0.0.1:6379/14",
+              show_default=True, help="Redis db for results (flushed!).")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), help="Where process logs go.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write all numbers as JSON.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the tables, command, machine and date as Markdown.")
+def bench(scenarios: tuple[str, ...], repeat: int, duration: float, source: str, throughput_frames: int,
+          naive_frames: int, slots: str, no_real_detectors: bool, broker_url: str, result_backend: str,
+          work_dir: Path | None, json_path: Path | None, markdown_path: Path | None) -> None:
+    """Measure Vigil against the naive design it replaces, in the same run.
+
+    Scenarios: wire (bytes and codec CPU per frame), throughput (frames/s end to
+    end), live (latency percentiles at 2 and 4 cameras), overload (bounded vs
+    unbounded queues), scale (worker slots vs throughput). Tables show medians of
+    --repeat runs with the spread; starts and stops its own processes.
+    """
+    import tempfile
+
+    from vigil.bench.deployment import Target
+    from vigil.bench.runner import run_benchmark
+    from vigil.bench.scenarios import Options
+
+    configure_logging("WARNING")
+    try:
+        slot_counts = tuple(int(part) for part in slots.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{slots!r} is not a comma-separated list of integers", param_hint="'--slots'")
+    work = work_dir or Path(tempfile.mkdtemp(prefix="vigil-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    options = Options(
+        target=Target(broker_url, result_backend, work), repeat=repeat, duration=duration, source=source,
+        throughput_frames=throughput_frames, naive_frames=naive_frames, scale_slots=slot_counts,
+        real_detectors=not no_real_detectors,
+        progress=lambda message: click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True),
+    )
+    click.echo(f"process logs in {work}", err=True)
+    run_benchmark(options, list(scenarios) or ["wire", "throughput", "live", "overload", "scale"], json_path,
+                  markdown_path)
 
 
 if __name__ == "__main__":

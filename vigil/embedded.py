@@ -23,6 +23,7 @@ from vigil.settings import Settings
 from vigil.stats import summarize
 from vigil.stream.core import StreamCore
 from vigil.stream.events import SqliteEventStore
+from vigil.stream.recorder import MemoryRecorder
 from vigil.stream.results import BackendPoller
 from vigil.stream.service import StreamService
 
@@ -74,7 +75,8 @@ def run_embedded(
     worker_thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
     worker_thread.start()
 
-    core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), record=record)
+    recorder = MemoryRecorder() if record else None
+    core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), recorder=recorder)
     poller = BackendPoller(app.backend, core.pending_task_ids, core.on_result)
     service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port)
     service.start()
@@ -106,7 +108,8 @@ def run_embedded(
         worker_thread.join(timeout=5)
     if errors:
         raise errors[0]
-    return build_report(core, [daemon.stats for daemon in daemons], time.time() - started, settings)
+    return build_report(core, recorder or MemoryRecorder(), [daemon.stats for daemon in daemons],
+                        time.time() - started, settings)
 
 
 def _capture(daemon: CaptureDaemon, stop: threading.Event, errors: list[BaseException]) -> None:
@@ -125,8 +128,9 @@ def _drain(core: StreamCore, timeout: float, stop: threading.Event) -> None:
     core.process()
 
 
-def build_report(core: StreamCore, capture: list[CaptureStats], elapsed: float, settings: Settings) -> dict[str, Any]:
-    frames = core.records
+def build_report(core: StreamCore, recorder: MemoryRecorder, capture: list[CaptureStats], elapsed: float,
+                 settings: Settings) -> dict[str, Any]:
+    frames = recorder.frames
     algorithms: dict[str, dict[str, list[float]]] = {}
     for frame in frames:
         for name, result in frame["results"].items():
@@ -147,7 +151,7 @@ def build_report(core: StreamCore, capture: list[CaptureStats], elapsed: float, 
         },
         "frames_emitted": len(frames),
         "frames_complete": sum(1 for frame in frames if frame["complete"]),
-        "events": core.recorded_events,
+        "events": recorder.events,
         "frames": frames,
     }
 

@@ -22,7 +22,6 @@ from vigil.settings import Settings
 DETECT_EXCHANGE = Exchange("vigil.detect", type="direct", durable=True)
 FRAMES_EXCHANGE = Exchange("vigil.frames", type="fanout", durable=False, delivery_mode="transient")
 TASK_NAME_PREFIX = "vigil.detect."
-STREAMER_QUEUE_MAX_LENGTH = 64
 
 
 def task_name(algorithm: str) -> str:
@@ -67,7 +66,7 @@ def streamer_queue(name: str, settings: Settings) -> Queue:
         auto_delete=True,
         durable=False,
         queue_arguments={
-            "x-max-length": STREAMER_QUEUE_MAX_LENGTH,
+            "x-max-length": settings.feed_max_length,
             "x-overflow": "drop-head",
             "x-message-ttl": settings.max_frame_age_ms,
         },

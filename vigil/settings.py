@@ -23,6 +23,7 @@ DEFAULT_ALGORITHMS = ("fall", "emotion", "pose", "blink")
 DEFAULT_JPEG_QUALITY = 80
 DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 DEFAULT_QUEUE_MAX_LENGTH = 4
+DEFAULT_FEED_MAX_LENGTH = 64
 DEFAULT_MAX_FRAME_AGE = 2.0
 DEFAULT_RESULT_EXPIRES = 60
 DEFAULT_RESULT_DEADLINE = 1.0
@@ -105,6 +106,11 @@ class Settings:
         DEFAULT_QUEUE_MAX_LENGTH,
         _int_in(1),
         "Ready frames an algorithm queue holds (`x-max-length`); older ones are dropped first.",
+    )
+    feed_max_length: int = _setting(
+        DEFAULT_FEED_MAX_LENGTH,
+        _int_in(1),
+        "Frames a streamer's own feed queue holds before dropping the oldest.",
     )
     max_frame_age: float = _setting(
         DEFAULT_MAX_FRAME_AGE,

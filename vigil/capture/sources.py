@@ -1,8 +1,8 @@
 """Video sources: a webcam index, an RTSP/HTTP URL, a video file, or a synthetic scene.
 
 ``open_source("0")`` is webcam 0, ``open_source("rtsp://cam/stream")`` a network
-stream, ``open_source("synthetic")`` (or ``synthetic:640x480``) a generated scene that
-needs no hardware, anything else a video file.
+stream, ``open_source("synthetic")`` a generated scene that needs no hardware
+(``synthetic:320x240@100`` sets its size and frame rate), anything else a video file.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ NETWORK_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp
 OPEN_TIMEOUT_MS = 5000
 READ_TIMEOUT_MS = 5000
 SYNTHETIC_FPS = 30.0
-_SYNTHETIC = re.compile(r"^synthetic(?::(\d+)x(\d+))?$")
+_SYNTHETIC = re.compile(r"^synthetic(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?$")
 
 
 class VideoSource(Protocol):
@@ -93,9 +93,11 @@ class SyntheticSource:
 
     live = False
 
-    def __init__(self, width: int = 640, height: int = 480) -> None:
-        self.width, self.height = width, height
-        self.description = f"synthetic {width}x{height}"
+    def __init__(self, width: int = 640, height: int = 480, fps: float = SYNTHETIC_FPS) -> None:
+        if width < 16 or height < 16 or not 0 < fps <= 1000:
+            raise CaptureError(f"synthetic source: {width}x{height}@{fps} is out of range")
+        self.width, self.height, self._fps = width, height, fps
+        self.description = f"synthetic {width}x{height}@{fps:g}"
         self._index = 0
         yy, xx = np.mgrid[0:height, 0:width]
         # A fixed texture so the JPEG costs what a real scene costs.
@@ -105,7 +107,7 @@ class SyntheticSource:
 
     @property
     def fps(self) -> float:
-        return SYNTHETIC_FPS
+        return self._fps
 
     def read(self) -> np.ndarray:
         image = self._background.copy()
@@ -130,7 +132,7 @@ def open_source(spec: str) -> VideoSource:
     match = _SYNTHETIC.match(spec.strip())
     if match:
         width, height = (int(match[1]), int(match[2])) if match[1] else (640, 480)
-        return SyntheticSource(width, height)
+        return SyntheticSource(width, height, float(match[3]) if match[3] else SYNTHETIC_FPS)
     return OpenCVSource(spec.strip())
 
 

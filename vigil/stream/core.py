@@ -26,6 +26,7 @@ from vigil.stream.events import EventStore
 from vigil.stream.metrics import Registry
 from vigil.stream.overlay import annotate
 from vigil.stream.reassembly import JoinedFrame, Reassembler
+from vigil.stream.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +121,13 @@ class StreamCore:
     Args:
         settings: Vigil settings (deadline, JPEG quality).
         events: where events are stored.
-        record: keep every emitted frame's record (for ``vigil run --report``).
+        recorder: receives every emitted frame's record and every event (reports, audits).
     """
 
-    def __init__(self, settings: Settings, events: EventStore, *, record: bool = False) -> None:
+    def __init__(self, settings: Settings, events: EventStore, *, recorder: Recorder | None = None) -> None:
         self.settings = settings
         self.events = events
-        self.record = record
-        self.records: list[dict[str, Any]] = []
-        self.recorded_events: list[dict[str, Any]] = []
+        self.recorder = recorder
         self.views: dict[str, CameraView] = {}
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self.event_listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -227,8 +226,8 @@ class StreamCore:
         view.update(frame, observations, summaries)
         if view.viewers:
             view.annotated()  # encode once here, off the HTTP loop, for every viewer
-        if self.record:
-            self.records.append(frame_record(frame))
+        if self.recorder is not None:
+            self.recorder.frame(frame_record(frame))
         for listener in self.frame_listeners:
             listener(frame.camera)
 
@@ -258,8 +257,8 @@ class StreamCore:
         log.info("event %s on %s at frame %d: %s", event.kind, event.camera, event.seq, event.details)
         self.m_events.inc(camera=event.camera, kind=event.kind)
         self.recent_events.append(data)
-        if self.record:
-            self.recorded_events.append(data)
+        if self.recorder is not None:
+            self.recorder.event(data)
         try:
             self.events.append(event)
         except VigilError as exc:

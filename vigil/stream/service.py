@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,11 +21,13 @@ from vigil.stream.core import StreamCore
 from vigil.stream.events import EventStore, RedisEventStore, SqliteEventStore
 from vigil.stream.feed import FeedConsumer
 from vigil.stream.http import create_web_app
+from vigil.stream.recorder import Recorder
 from vigil.stream.results import BackendPoller, RedisResultListener
 
 log = logging.getLogger(__name__)
 
 HTTP_SHUTDOWN_TIMEOUT = 1.0
+INPUT_CONNECT_TIMEOUT = 10.0
 
 
 class Input(Protocol):
@@ -65,6 +68,12 @@ class StreamService:
         self._spawn("stream-core", self.core.run, self.stop_event)
         for name, source in self.inputs.items():
             self._spawn(f"stream-{name}", source.run, self.stop_event)
+        # Frames published before our feed queue is bound are lost, so wait for it (briefly:
+        # a broker that is down must not stop the HTTP view from coming up).
+        deadline = time.monotonic() + INPUT_CONNECT_TIMEOUT
+        for name, source in self.inputs.items():
+            if not source.connected.wait(max(0.0, deadline - time.monotonic())):
+                log.warning("%s not connected yet; serving anyway and retrying in the background", name)
         if self.port is not None:
             self._spawn("stream-http", self._serve)
             self._http_ready.wait(10)
@@ -80,6 +89,8 @@ class StreamService:
         for thread in self._threads:
             thread.join(timeout=5)
         self.core.events.close()
+        if self.core.recorder is not None:
+            self.core.recorder.close()
 
     def _spawn(self, name: str, target: Callable[..., Any], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -116,9 +127,10 @@ def event_store_for(settings: Settings) -> EventStore:
     return SqliteEventStore(settings.events_db, settings.events_maxlen)
 
 
-def distributed_streamer(settings: Settings, host: str, port: int | None) -> StreamService:
+def distributed_streamer(settings: Settings, host: str, port: int | None,
+                         recorder: Recorder | None = None) -> StreamService:
     """The ``vigil stream`` service: feed from the broker, results from the backend."""
-    core = StreamCore(settings, event_store_for(settings))
+    core = StreamCore(settings, event_store_for(settings), recorder=recorder)
     inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed))}
     if settings.result_backend.startswith(("redis://", "rediss://")):
         inputs["results"] = RedisResultListener(settings.result_backend, core.on_result)

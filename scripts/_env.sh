@@ -1,0 +1,49 @@
+# Shared by scripts/*.sh: create .venv and install Vigil with the given extras (idempotent).
+# Usage: source scripts/_env.sh; vigil_venv "detectors,test"
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VIGIL_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+
+vigil_venv() {
+    local extras="$1"
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "==> creating a virtual environment in $VENV" >&2
+        "$PYTHON" -m venv "$VENV"
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    fi
+    local stamp="$VENV/.vigil-installed-$extras"
+    if [ ! -f "$stamp" ] || [ "$ROOT/setup.cfg" -nt "$stamp" ]; then
+        echo "==> installing vigil[$extras] into $VENV" >&2
+        "$VENV/bin/python" -m pip install --quiet --editable "$ROOT[$extras]"
+        "$VENV/bin/python" -m pip check
+        touch "$stamp"
+    fi
+    export PATH="$VENV/bin:$PATH"
+}
+
+# Start RabbitMQ and Redis on 127.0.0.1 if they are installed but not running.
+ensure_services() {
+    if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+        if command -v redis-server >/dev/null; then
+            echo "==> starting Redis" >&2
+            redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+        fi
+    fi
+    if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+        if command -v rabbitmq-server >/dev/null; then
+            echo "==> starting RabbitMQ" >&2
+            rabbitmq-server -detached
+        fi
+    fi
+    local waited=0
+    until (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; do
+        if [ "$waited" -ge 60 ]; then
+            echo "!! RabbitMQ (5672) or Redis (6379) is not reachable on 127.0.0.1" >&2
+            return 1
+        fi
+        sleep 1
+        waited=$((waited + 1))
+    done
+}

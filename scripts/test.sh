@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Run Vigil's tests from a fresh machine: creates .venv, installs everything, makes sure
+# RabbitMQ and Redis run on 127.0.0.1 (starting them if installed), then runs pytest.
+# Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
+source "$(dirname "$0")/_env.sh"
+vigil_venv "detectors,test,bench"
+if ! ensure_services; then
+    if [ "${CI:-}" = "true" ]; then
+        echo "!! CI=true: the integration tests need RabbitMQ and Redis; failing" >&2
+        exit 1
+    fi
+    echo "!! integration tests will be skipped (start RabbitMQ and Redis to run them)" >&2
+fi
+cd "$ROOT"
+exec python -m pytest "$@"

@@ -1,0 +1,1 @@
+"""``vigil bench``: Vigil measured against the design it replaces, in the same run."""

@@ -1,0 +1,118 @@
+"""One benchmark run of the real pipeline: workers, a streamer and captures as processes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from kombu import Connection
+
+from vigil.bench.processes import BenchProcess, bench_env, celery_command, vigil_command
+from vigil.stream.recorder import read_json_lines
+
+ALL_QUEUES = ("fall", "emotion", "pose", "blink")
+
+
+@dataclass
+class Target:
+    """Where the benchmark runs: broker, result backend, a folder for logs."""
+
+    broker_url: str
+    result_backend: str
+    work_dir: Path
+
+
+@dataclass
+class RunRecord:
+    frames: list[dict[str, Any]]
+    cpu: dict[str, float]
+    capture: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def reset_broker(target: Target, queues: Sequence[str] = ALL_QUEUES) -> None:
+    """Delete our queues (stale frames, other arguments) and flush the result db."""
+    with Connection(target.broker_url, connect_timeout=5) as connection:
+        channel = connection.default_channel
+        for name in queues:
+            channel.queue_delete(name)
+    redis.Redis.from_url(target.result_backend).flushdb()
+
+
+@contextlib.contextmanager
+def pipeline(
+    target: Target,
+    name: str,
+    *,
+    override: str,
+    queues: Sequence[str],
+    pool: str = "threads",
+    concurrency: int = 2,
+    settings: dict[str, str] | None = None,
+) -> Iterator[tuple[dict[str, str], dict[str, BenchProcess]]]:
+    """A worker and a recording streamer, stopped on exit."""
+    reset_broker(target)
+    log_dir = target.work_dir / name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = bench_env(target.broker_url, target.result_backend, detector_override=override, **(settings or {}))
+    processes: dict[str, BenchProcess] = {}
+    record = log_dir / "stream.jsonl"
+    record.unlink(missing_ok=True)
+    try:
+        processes["worker"] = BenchProcess(
+            "worker",
+            celery_command("vigil", "worker", "-Q", ",".join(queues), "-P", pool, "-c", str(concurrency),
+                           "-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"bench-{name}@%h"),
+            env, log_dir,
+        )
+        processes["worker"].wait_for("ready.", 90)
+        processes["streamer"] = BenchProcess(
+            "streamer", vigil_command("stream", "--port", "0", "--record", str(record)), env, log_dir
+        )
+        processes["streamer"].wait_for("serving on", 30)
+        env["VIGIL_BENCH_RECORD"] = str(record)
+        yield env, processes
+    finally:
+        for process in processes.values():
+            process.stop()
+
+
+def start_captures(env: dict[str, str], log_dir: Path, cameras: int, source: str, algorithms: Sequence[str],
+                   extra: Sequence[str]) -> list[BenchProcess]:
+    env = {k: v for k, v in env.items() if k != "VIGIL_BENCH_RECORD"}
+    return [
+        BenchProcess(
+            f"capture-{index}",
+            vigil_command("capture", "--camera", f"bench{index}", "--source", source,
+                          "--algorithms", ",".join(algorithms), *extra),
+            env, log_dir,
+        )
+        for index in range(cameras)
+    ]
+
+
+def finish(env: dict[str, str], settle: float) -> list[dict[str, Any]]:
+    """Wait for the streamer to emit what is in flight, then read its record."""
+    time.sleep(settle)
+    frames, _ = read_json_lines(Path(env["VIGIL_BENCH_RECORD"]))
+    return frames
+
+
+def capture_stats(process: BenchProcess) -> dict[str, Any]:
+    """The capture daemon's final counters, from its last line."""
+    for line in reversed(process.output().splitlines()):
+        if " captured, " in line and line.startswith("camera "):
+            # "camera NAME: 75 captured, 75 sent, 0 dropped"
+            numbers = [int(part.split()[0]) for part in line.split(": ", 1)[1].split(", ")]
+            return dict(zip(("captured", "sent", "dropped"), numbers))
+    return {"captured": 0, "sent": 0, "dropped": 0}
+
+
+def frames_json(frames: list[dict[str, Any]]) -> str:
+    return json.dumps(frames)
