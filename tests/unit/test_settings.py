@@ -62,3 +62,11 @@ def test_every_setting_is_documented():
     rows = describe_settings()
     assert {row[0] for row in rows} == set(Settings.__dataclass_fields__)
     assert all(row[1].startswith("VIGIL_") and row[3] for row in rows)
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [env for _, env, _, _ in describe_settings() if f"`{env}`" not in readme]
+    assert not missing, f"README.md lacks: {missing}"

@@ -43,6 +43,8 @@ class Options:
     naive_frames: int = 10
     scale_slots: tuple[int, ...] = (1, 2, 4, 8)
     real_detectors: bool = True
+    live_pool: str = "threads"  # for the null detector; real detectors use prefork (CPU-bound)
+    live_concurrency: int = 2
     progress: Callable[[str], None] = print
 
 
@@ -202,7 +204,8 @@ def throughput(options: Options, pool: str = "threads", concurrency: int = 1) ->
 
 def _live_run(options: Options, label: str, cameras: int, override: str, pool: str, rep: int) -> dict[str, Any]:
     name = f"live-{label}-{cameras}cam-{rep}"
-    with pipeline(options.target, name, override=override, queues=ALL, pool=pool, concurrency=2) as (env, procs):
+    with pipeline(options.target, name, override=override, queues=ALL, pool=pool,
+                  concurrency=options.live_concurrency) as (env, procs):
         log_dir = options.target.work_dir / name
         captures = start_captures(env, log_dir, cameras, options.source, ALL, ["--fps", "15", "--loop"])
         time.sleep(3.0)  # warm-up: models load, connections open
@@ -230,7 +233,7 @@ def _live_run(options: Options, label: str, cameras: int, override: str, pool: s
 
 
 def live(options: Options) -> dict[str, Any]:
-    configs = [("null", "null", "threads")]
+    configs = [("null", "null", options.live_pool)]
     if options.real_detectors:
         configs.append(("real", "", "prefork"))
     runs: dict[str, list[dict[str, Any]]] = {}
