@@ -306,7 +306,8 @@ def evaluate(data_dir: Path, output: Path | None) -> None:
     from vigil.evaluation import run_evaluation
 
     configure_logging("INFO")
-    click.echo(run_evaluation(data_dir, output))
+    command = "vigil evaluate " + " ".join(sys.argv[sys.argv.index("evaluate") + 1:] if "evaluate" in sys.argv else [])
+    click.echo(run_evaluation(data_dir, output, command=command.strip()))
 
 
 @main.command(epilog="""\b

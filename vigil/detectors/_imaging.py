@@ -99,6 +99,6 @@ def rotated_crop(
 
 def clip_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> list[int]:
     """A pixel box [x, y, w, h] of ints, clipped to the image."""
-    left, top = max(0, int(round(x0))), max(0, int(round(y0)))
-    right, bottom = min(width, int(round(x1))), min(height, int(round(y1)))
+    left, top = max(0, round(x0)), max(0, round(y0))
+    right, bottom = min(width, round(x1)), min(height, round(y1))
     return [left, top, max(0, right - left), max(0, bottom - top)]

@@ -8,6 +8,7 @@ files without MediaPipe itself, whose last release with these models pins numpy<
 
 from __future__ import annotations
 
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -44,9 +45,7 @@ class TFLiteModel:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
-            raise DetectorError(
-                "the real detectors need LiteRT: pip install 'vigil[detectors]'"
-            ) from exc
+            raise DetectorError("the real detectors need LiteRT: pip install 'vigil[detectors]'") from exc
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
             self._interpreter.allocate_tensors()
@@ -60,6 +59,9 @@ class TFLiteModel:
         details = self._interpreter.get_output_details()
         self._outputs = {d["name"]: int(d["index"]) for d in details}
         self.output_sizes = {d["name"]: int(np.prod(d["shape"])) for d in details}
+        # An interpreter holds its tensors in place: a worker running several threads
+        # shares one detector, so one call at a time per model.
+        self._lock = threading.Lock()
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -68,6 +70,8 @@ class TFLiteModel:
 
     def run(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         """Run the model on one input tensor of ``input_shape``; return outputs by name."""
-        self._interpreter.set_tensor(self._input_index, tensor.astype(np.float32, copy=False))
-        self._interpreter.invoke()
-        return {name: self._interpreter.get_tensor(index) for name, index in self._outputs.items()}
+        with self._lock:
+            self._interpreter.set_tensor(self._input_index, tensor.astype(np.float32, copy=False))
+            self._interpreter.invoke()
+            # get_tensor copies, so the results stay valid after the lock is released.
+            return {name: self._interpreter.get_tensor(index) for name, index in self._outputs.items()}

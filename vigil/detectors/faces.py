@@ -12,12 +12,18 @@ import math
 import numpy as np
 
 from vigil.detectors import _ssd
-from vigil.detectors._imaging import SquareCrop, clip_box, letterbox, rotated_crop, to_tensor
+from vigil.detectors._imaging import (
+    SquareCrop,
+    clip_box,
+    letterbox,
+    rotated_crop,
+    to_tensor,
+)
 from vigil.detectors._runtime import TFLiteModel
 
 FACE_DETECTION_MODEL = "face_detection_short_range.tflite"
 FACE_LANDMARK_MODEL = "face_landmark.tflite"
-DEFAULT_MIN_FACE_SCORE = 0.5
+DEFAULT_MIN_FACE_SCORE = 0.6
 DEFAULT_MIN_PRESENCE = 0.5
 # MediaPipe's face graph: the mesh crop is 1.5x the detector box, rotated so the eyes are level.
 MESH_CROP_SCALE = 1.5
@@ -75,7 +81,9 @@ class FaceFinder:
         height, width = image.shape[:2]
         boxed = letterbox(image, self.size, (-1.0, 1.0))
         out = self.model.run(boxed.tensor)
-        raw = _ssd.decode(out["regressors"][0], out["classificators"][0], self.anchors, self.size, self.min_score)
+        raw = _ssd.decode(
+            out["regressors"][0], out["classificators"][0], self.anchors, self.size, self.min_score
+        )
         faces = []
         for det in _ssd.weighted_nms(raw):
             x0, y0, x1, y1 = (v * boxed.side for v in det.box)

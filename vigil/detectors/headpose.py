@@ -167,7 +167,9 @@ class HeadPoseRule:
         events = []
         if self._away_reported and self._away_since is not None:
             duration = timestamp - self._away_since[1]
-            events.append(Event(self.camera, ALGORITHM, "looking_back", seq, timestamp, {"away_s": _round(duration)}))
+            events.append(
+                Event(self.camera, ALGORITHM, "looking_back", seq, timestamp, {"away_s": _round(duration)})
+            )
         self._away_since = None
         self._away_reported = False
         return events

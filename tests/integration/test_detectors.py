@@ -1,0 +1,161 @@
+"""The real detectors and rules on the labelled clips in ../shared/data, against issue 3's targets.
+
+One evaluation pass (about a minute on one core) is shared by every test through a
+module-scoped fixture. Without the data folder the tests skip loudly on a laptop and
+fail in CI (CI=true). Targets the detectors do not meet yet are strict xfails with the
+measured numbers in docs/accuracy.md: they fail the run the day they start passing,
+so the marker gets removed rather than forgotten.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vigil.evaluation import Evaluation, collect
+
+pytestmark = pytest.mark.detectors
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("VIGIL_DATA_DIR", ROOT.parent / "shared" / "data"))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_data() -> None:
+    """Skip loudly without the footage; fail instead in CI."""
+    if not (DATA_DIR / "labels.json").is_file():
+        reason = (
+            f"LABELLED FOOTAGE NOT FOUND at {DATA_DIR} (set VIGIL_DATA_DIR): "
+            "the real-detector accuracy tests did NOT run"
+        )
+        if IN_CI:
+            pytest.fail(reason + " (CI=true: missing data fails the run)", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    require_data()
+    return collect(Evaluation(DATA_DIR))
+
+
+def test_both_falls_found_within_two_seconds(results: dict[str, Any]) -> None:
+    fall = results["fall"]
+    assert fall["found"] == fall["falls"] == 2, fall["missed"]
+    assert all(0 <= delay <= 2.0 for delay in fall["delays_s"])
+
+
+def test_no_false_fall_anywhere(results: dict[str, Any]) -> None:
+    # The sitting segment, the stationary head, the no-face and expression clips included.
+    assert results["fall"]["false_alarms"] == {}
+
+
+def test_long_closures_reported_once_as_eyes_closed(results: dict[str, Any]) -> None:
+    blink = results["blink"]
+    assert blink["closures"] == 2
+    assert blink["closures_ok"] == blink["closures"]
+    assert blink["stray_closed"] == 0
+
+
+def test_blink_recall_on_the_blink_clips(results: dict[str, Any]) -> None:
+    # The clips made for blinks: every labelled blink found, no false blink.
+    for clip in ("blink/blink_eyes_closed_368x656.mp4", "blink/blink_smile_woman2_596x336.mp4"):
+        row = results["blink"]["per_clip"][clip]
+        assert row["found"] == row["blinks"] and row["false"] == 0, (clip, row)
+
+
+def test_blink_recall_overall(results: dict[str, Any]) -> None:
+    assert results["blink"]["recall"] >= 0.9
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="2 unlabelled eye closures on head_nodding count as false blinks: 0.82 (docs/accuracy.md)",
+)
+def test_blink_precision_overall(results: dict[str, Any]) -> None:
+    assert results["blink"]["precision"] >= 0.9
+
+
+@pytest.mark.parametrize("angle", ["yaw", "pitch"])
+def test_head_pose_at_labelled_extremes(results: dict[str, Any], angle: str) -> None:
+    row = results["pose"]["rows"][angle]
+    assert row["sign"] >= 0.9
+    assert row["mae"] <= 8.0
+
+
+def test_head_pose_never_flips_and_is_steady_when_still(results: dict[str, Any]) -> None:
+    assert results["pose"]["flips"] == 0
+    still = results["pose"]["rows"]["stationary"]
+    assert still["yaw_spread"] <= 8.0 and still["pitch_spread"] <= 8.0
+    assert still["events"] == 0
+
+
+def _segments(results: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    return [s for s in results["emotion"]["segments"] if s["label"] == label]
+
+
+def test_sad_and_angry_on_most_frames(results: dict[str, Any]) -> None:
+    for label in ("sad", "angry"):
+        for segment in _segments(results, label):
+            assert segment["share"] > 0.5, segment
+
+
+def test_happy_on_the_expression_clips(results: dict[str, Any]) -> None:
+    for segment in _segments(results, "happy"):
+        if segment["clip"].startswith("expression/"):
+            assert segment["share"] >= 0.9, segment
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="two happy segments of talking/laughing faces fall short (docs/accuracy.md)",
+)
+def test_every_happy_segment_at_ninety_percent(results: dict[str, Any]) -> None:
+    for segment in _segments(results, "happy"):
+        assert segment["share"] >= 0.9, segment
+
+
+def test_no_face_clip_has_no_face_and_no_event(results: dict[str, Any]) -> None:
+    for name, row in results["no_face"].items():
+        assert row["events"] == 0, name
+        if not name.startswith("fall"):
+            assert row["frames_with_detections"] == 0, name
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BlazePose's detector scores the animated title as a person (docs/accuracy.md)",
+)
+def test_no_face_clip_has_no_person(results: dict[str, Any]) -> None:
+    for name, row in results["no_face"].items():
+        assert row["frames_with_detections"] == 0, name
+
+
+@pytest.mark.parametrize("name", ["fall", "emotion", "pose", "blink"])
+def test_each_detector_within_budget(results: dict[str, Any], name: str) -> None:
+    assert results["timing"][name] <= 40.0
+
+
+def test_one_detector_shared_by_threads_gives_the_same_answers() -> None:
+    # Given a worker whose threads share one detector instance (the registry caches it per process)
+    require_data()
+    clip = DATA_DIR / "headpose" / "head_turning_640x360.mp4"
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vigil.detectors.registry import load_detector
+    from vigil.evaluation import read_frames
+
+    frames = [frame for _, frame in zip(range(16), read_frames(clip))]
+    detector = load_detector("pose")
+    expected = [detector.detect(f).to_dict() for f in frames]
+    # When four threads run it at once
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda f: detector.detect(f).to_dict(), frames))
+    # Then every frame gets the answer it gets alone
+    assert got == expected

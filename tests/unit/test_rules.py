@@ -1,0 +1,305 @@
+"""Event rules fed synthetic observation sequences: falls, sitting, blinks, closures, noise, gaps.
+
+Each case is a timeline: (seconds, value) pieces expanded frame by frame at a frame
+rate, with ``None`` standing for a frame whose result never arrived.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from vigil.detectors.blink import BlinkObservation, BlinkRule, EyeState
+from vigil.detectors.emotion import (
+    EMOTIONS,
+    EmotionObservation,
+    EmotionRule,
+    FaceEmotion,
+)
+from vigil.detectors.fall import FallObservation, FallRule, PersonPose
+from vigil.detectors.headpose import HeadPose, HeadPoseObservation, HeadPoseRule
+
+MISSING = "missing"  # the frame's result never arrived
+NOBODY = "nobody"  # the frame arrived, nothing detected
+
+
+def timeline(pieces: Sequence[tuple[float, Any]], fps: float) -> list[Any]:
+    """Expand [(duration_s, value), ...] into one value a frame."""
+    frames: list[Any] = []
+    for duration, value in pieces:
+        frames.extend([value] * round(duration * fps))
+    return frames
+
+
+def feed(rule: Any, observations: Sequence[Any], fps: float) -> list[Any]:
+    events = []
+    for seq, observation in enumerate(observations):
+        events.extend(rule.update(seq, seq / fps, observation))
+    return events
+
+
+# -- fall ---------------------------------------------------------------------------------
+def person(angle: float, hips_y: float = 200.0, score: float = 0.9) -> PersonPose:
+    return PersonPose(
+        box=[100, 100, 200, 200],
+        score=score,
+        angle=angle,
+        hips=[200.0, hips_y],
+        shoulders=[200.0, hips_y - 80],
+        radius=150.0,
+    )
+
+
+def fall_frames(pieces: Sequence[tuple[float, Any]], fps: float) -> list[FallObservation | None]:
+    out: list[FallObservation | None] = []
+    for value in timeline(pieces, fps):
+        if value == MISSING:
+            out.append(None)
+        elif value == NOBODY:
+            out.append(FallObservation(640, 480, ()))
+        else:
+            out.append(FallObservation(640, 480, (value,)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("pieces", "fps", "expected"),
+    [
+        pytest.param([(2, person(5)), (0.2, person(40)), (2, person(85, 300))], 25, ["fall"], id="fall"),
+        pytest.param(
+            [(2, person(5)), (0.3, person(60)), (2, NOBODY)], 10, ["fall"], id="fall-then-out-of-sight"
+        ),
+        pytest.param(
+            [(2, person(5)), (0.3, person(70)), (0.3, MISSING), (1.5, person(80))],
+            25,
+            ["fall"],
+            id="fall-with-missing-frames",
+        ),
+        pytest.param(
+            [(2, person(5)), (0.2, person(80)), (2, person(85)), (2, person(5))],
+            25,
+            ["fall", "fall_cleared"],
+            id="fall-then-up-again",
+        ),
+        pytest.param(
+            [(2, person(5)), (0.8, person(60, 230)), (3, person(15, 260))], 10, [], id="sitting-down"
+        ),
+        pytest.param(
+            [(2, person(5)), (0.5, person(65)), (0.5, person(40)), (0.5, person(65)), (2, person(5))],
+            25,
+            [],
+            id="bending-twice",
+        ),
+        pytest.param([(2, person(5)), (1.5, person(40)), (2, person(85))], 25, [], id="slow-lie-down"),
+        pytest.param([(5, person(88, score=0.7))], 25, [], id="lying-object-never-upright"),
+        pytest.param([(5, NOBODY)], 25, [], id="empty-room"),
+        pytest.param([(5, MISSING)], 25, [], id="no-results"),
+    ],
+)
+def test_fall_rule(pieces: list[tuple[float, Any]], fps: float, expected: list[str]) -> None:
+    events = feed(FallRule(camera="hall"), fall_frames(pieces, fps), fps)
+    assert [e.kind for e in events] == expected
+
+
+def test_fall_event_carries_onset_and_confidence() -> None:
+    # Given someone upright for 2 s who drops to the floor at 2.0 s
+    fps = 25
+    frames = fall_frames([(2, person(5)), (0.2, person(40)), (2, person(85))], fps)
+    # When the rule sees it
+    (event,) = feed(FallRule(camera="hall"), frames, fps)
+    # Then the event starts right after the last upright frame, with a confidence
+    assert event.seq == 50 and event.time == pytest.approx(49 / fps)
+    assert 0 < event.details["confidence"] <= 1
+    assert event.details["detected_seq"] >= event.details["down_seq"] > event.seq
+
+
+def test_fall_summary_while_fallen() -> None:
+    rule = FallRule(camera="hall")
+    feed(rule, fall_frames([(2, person(5)), (0.2, person(60)), (2, person(85))], 25), 25)
+    assert rule.summary()["fallen"] is True
+
+
+# -- blink --------------------------------------------------------------------------------
+def eyes(ear: float) -> EyeState:
+    return EyeState(box=[100, 100, 120, 120], score=0.9, ear_left=ear, ear_right=ear)
+
+
+def blink_frames(pieces: Sequence[tuple[float, Any]], fps: float, noise: float = 0.0) -> list[Any]:
+    rng = random.Random(7)
+    out = []
+    for value in timeline(pieces, fps):
+        if value == MISSING:
+            out.append(None)
+        elif value == NOBODY:
+            out.append(BlinkObservation(()))
+        else:
+            out.append(BlinkObservation((eyes(value + rng.uniform(-noise, noise)),)))
+    return out
+
+
+OPEN, SHUT = 0.33, 0.12  # typical of the refined eye contour
+
+
+@pytest.mark.parametrize(
+    ("pieces", "noise", "expected"),
+    [
+        pytest.param([(2, OPEN), (0.15, SHUT), (2, OPEN)], 0.0, ["blink"], id="blink"),
+        pytest.param(
+            [(2, OPEN), (0.15, SHUT), (1, OPEN), (0.2, SHUT), (1, OPEN)],
+            0.01,
+            ["blink", "blink"],
+            id="two-blinks-noisy",
+        ),
+        pytest.param([(2, OPEN), (3, SHUT), (2, OPEN)], 0.0, ["eyes_closed"], id="long-closure-once"),
+        pytest.param(
+            [(2, OPEN), (3, SHUT), (2, OPEN), (0.1, SHUT), (1, OPEN)],
+            0.0,
+            ["eyes_closed", "blink"],
+            id="closure-then-blink",
+        ),
+        pytest.param(
+            [(2, OPEN), (0.1, SHUT), (0.03, MISSING), (0.1, SHUT), (1, OPEN)],
+            0.0,
+            ["blink"],
+            id="blink-across-a-missing-frame",
+        ),
+        pytest.param([(2, OPEN), (0.1, SHUT), (1, MISSING), (1, OPEN)], 0.0, [], id="closure-lost-in-a-gap"),
+        pytest.param([(5, OPEN)], 0.02, [], id="open-with-noise"),
+        pytest.param([(3, NOBODY)], 0.0, [], id="no-face"),
+        pytest.param([(2, 0.45), (0.15, 0.20), (2, 0.45)], 0.0, ["blink"], id="wide-eyes-own-threshold"),
+        pytest.param([(2, 0.33), (0.3, 0.26), (2, 0.33)], 0.0, [], id="squint-is-not-a-blink"),
+    ],
+)
+def test_blink_rule(pieces: list[tuple[float, Any]], noise: float, expected: list[str]) -> None:
+    fps = 30
+    events = feed(BlinkRule(camera="desk"), blink_frames(pieces, fps, noise), fps)
+    assert [e.kind for e in events] == expected
+
+
+def test_blink_summary_counts_per_minute() -> None:
+    fps = 30
+    pieces: list[tuple[float, Any]] = []
+    for _ in range(10):
+        pieces += [(2.85, OPEN), (0.15, SHUT)]
+    rule = BlinkRule(camera="desk")
+    events = feed(rule, blink_frames(pieces + [(0.5, OPEN)], fps), fps)
+    summary = rule.summary()
+    assert len(events) == summary["blinks"] == 10
+    assert summary["blinks_per_minute"] == pytest.approx(10 * 60 / 30.5, rel=0.1)
+
+
+def test_blink_people_have_their_own_thresholds() -> None:
+    # Given two faces, one with narrow eyes, the other blinking
+    fps, rule = 30, BlinkRule(camera="desk")
+    left = EyeState([0, 0, 100, 100], 0.9, 0.20, 0.20)
+    frames = []
+    for value in timeline([(2, OPEN), (0.15, SHUT), (1, OPEN)], fps):
+        right = EyeState([400, 0, 100, 100], 0.9, value, value)
+        frames.append(BlinkObservation((left, right)))
+    # Then only the second person blinks, though the first one's eyes are always narrower
+    events = feed(rule, frames, fps)
+    assert [e.kind for e in events] == ["blink"]
+    assert events[0].details["person"] == 2
+
+
+# -- head pose ----------------------------------------------------------------------------
+def pose_frames(values: Sequence[Any]) -> list[HeadPoseObservation | None]:
+    out: list[HeadPoseObservation | None] = []
+    for value in values:
+        if value == MISSING:
+            out.append(None)
+        elif value == NOBODY:
+            out.append(HeadPoseObservation(()))
+        else:
+            out.append(HeadPoseObservation((HeadPose([0, 0, 100, 100], 0.9, *value),)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("values", "expected_yaw", "tolerance"),
+    [
+        pytest.param([(20.0, 0.0, 0.0)] * 30, 20.0, 0.01, id="steady"),
+        pytest.param([(20.0 + (4 if i % 2 else -4), 0.0, 0.0) for i in range(30)], 20.0, 2.5, id="noisy"),
+        pytest.param([(20.0, 0.0, 0.0)] * 10 + [MISSING] * 5, 20.0, 0.01, id="held-through-missing"),
+        pytest.param([(20.0, 0.0, 0.0)] * 10 + [NOBODY] * 30, None, 0, id="dropped-without-face"),
+    ],
+)
+def test_headpose_rule_smooths(values: list[Any], expected_yaw: float | None, tolerance: float) -> None:
+    rule = HeadPoseRule(camera="desk")
+    feed(rule, pose_frames(values), 30)
+    yaw = rule.summary()["yaw"]
+    if expected_yaw is None:
+        assert yaw is None
+    else:
+        assert yaw == pytest.approx(expected_yaw, abs=tolerance)
+
+
+def test_headpose_rule_roll_never_swings_through_zero() -> None:
+    # Roll alternating around +-180 (the same physical angle) must stay near 180.
+    rule = HeadPoseRule(camera="desk")
+    rolls = []
+    for seq, roll in enumerate([179.0, -179.0] * 10):
+        rule.update(seq, seq / 30, HeadPoseObservation((HeadPose([0, 0, 9, 9], 0.9, 0.0, 0.0, roll),)))
+        rolls.append(rule.summary()["roll"])
+    assert all(abs(abs(r) - 180) < 3 for r in rolls)
+
+
+@pytest.mark.parametrize(
+    ("yaw", "seconds", "expected"),
+    [(50.0, 3.0, ["looking_away", "looking_back"]), (50.0, 1.0, []), (10.0, 5.0, [])],
+)
+def test_headpose_looking_away(yaw: float, seconds: float, expected: list[str]) -> None:
+    values = [(0.0, 0.0, 0.0)] * 30 + [(yaw, 0.0, 0.0)] * round(seconds * 30) + [(0.0, 0.0, 0.0)] * 30
+    events = feed(HeadPoseRule(camera="desk"), pose_frames(values), 30)
+    assert [e.kind for e in events] == expected
+
+
+# -- emotion ------------------------------------------------------------------------------
+def expression(label: str, p: float = 0.8) -> FaceEmotion:
+    rest = (1 - p) / (len(EMOTIONS) - 1)
+    return FaceEmotion([0, 0, 100, 100], 0.9, {e: (p if e == label else rest) for e in EMOTIONS})
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected_events", "final"),
+    [
+        pytest.param(["happy"] * 20, ["happy"], "happy", id="steady"),
+        pytest.param(["happy"] * 10 + ["fear"] + ["happy"] * 10, ["happy"], "happy", id="one-frame-glitch"),
+        pytest.param(["neutral"] * 15 + ["happy"] * 15, ["neutral", "happy"], "happy", id="change"),
+        pytest.param(["sad"] * 10 + [MISSING] * 5 + ["sad"] * 5, ["sad"], "sad", id="missing-frames"),
+        pytest.param(["sad"] * 10 + [NOBODY] * 60, ["sad"], None, id="face-gone"),
+    ],
+)
+def test_emotion_rule(labels: list[str], expected_events: list[str], final: str | None) -> None:
+    rule = EmotionRule(camera="desk")
+    observations: list[EmotionObservation | None] = []
+    for label in labels:
+        if label == MISSING:
+            observations.append(None)
+        elif label == NOBODY:
+            observations.append(EmotionObservation(()))
+        else:
+            # The glitch frame is a confident misreading; the smoothing must still hold.
+            observations.append(EmotionObservation((expression(label, 0.6 if label == "fear" else 0.8),)))
+    events = feed(rule, observations, 30)
+    assert [e.details["label"] for e in events] == expected_events
+    assert rule.summary()["label"] == final
+
+
+def test_rules_survive_only_missing_frames() -> None:
+    for rule in (FallRule("c"), BlinkRule("c"), HeadPoseRule("c"), EmotionRule("c")):
+        assert feed(rule, [None] * 50, 25) == []
+        assert isinstance(rule.summary(), dict)
+
+
+def test_events_are_plain_data() -> None:
+    events = feed(
+        FallRule(camera="hall"), fall_frames([(2, person(5)), (0.2, person(60)), (2, person(85))], 25), 25
+    )
+    data = events[0].to_dict()
+    assert type(events[0]).from_dict(data) == events[0]
+    assert not any(isinstance(v, float) and math.isnan(v) for v in data["details"].values())

@@ -1,0 +1,279 @@
+"""Blinks: per-face eye openness each frame, blink and eyes-closed events per person.
+
+The detector reports the eye aspect ratio (EAR: eyelid gap over eye width, averaged over
+three lid pairs) of each eye, measured on MediaPipe's refined eye contour (see
+:mod:`vigil.detectors.eyes`). EAR differs from person to person and with the camera, so
+the rule compares it with each person's own running median of open-eye values rather
+than a fixed number. A closure shorter than
+``closure_s`` is a blink; a longer one is reported once, as ``eyes_closed``
+(drowsiness), and never as blinks.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import statistics
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vigil.detectors import _draw
+from vigil.detectors.base import Event
+from vigil.detectors.eyes import EyeContourFinder, eye_aspect_ratio
+from vigil.detectors.faces import FaceFinder, FaceLandmarker
+
+ALGORITHM = "blink"
+
+
+@dataclasses.dataclass(frozen=True)
+class EyeState:
+    """One face's eye openness: box [x, y, w, h] in pixels, score, EAR of each eye and their mean."""
+
+    box: list[int]
+    score: float
+    ear_left: float
+    ear_right: float
+
+    @property
+    def ear(self) -> float:
+        return (self.ear_left + self.ear_right) / 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "ear": round(self.ear, 4)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EyeState:
+        return cls(
+            box=[int(v) for v in data["box"]],
+            score=float(data["score"]),
+            ear_left=float(data["ear_left"]),
+            ear_right=float(data["ear_right"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class BlinkObservation:
+    """Eye openness of every face in one frame, largest first (empty when there is none)."""
+
+    faces: tuple[EyeState, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"faces": [face.to_dict() for face in self.faces]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BlinkObservation:
+        return cls(faces=tuple(EyeState.from_dict(face) for face in data.get("faces", ())))
+
+
+class BlinkDetector:
+    """BlazeFace + Face Mesh (eye corners) + the iris model (eyelids), for every face."""
+
+    name: ClassVar[str] = ALGORITHM
+
+    def __init__(self) -> None:
+        self.finder = FaceFinder()
+        self.landmarker = FaceLandmarker()
+        self.eyes = EyeContourFinder()
+
+    def detect(self, image: np.ndarray) -> BlinkObservation:
+        faces = []
+        for face in self.finder.find(image):
+            mesh = self.landmarker.mesh(image, face)
+            if mesh is None:
+                continue
+            faces.append(
+                EyeState(
+                    box=face.box,
+                    score=round(face.score, 3),
+                    ear_left=round(eye_aspect_ratio(self.eyes.contour(image, mesh.landmarks, False)), 4),
+                    ear_right=round(eye_aspect_ratio(self.eyes.contour(image, mesh.landmarks, True)), 4),
+                )
+            )
+        faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
+        return BlinkObservation(faces=tuple(faces))
+
+
+@dataclasses.dataclass
+class _Person:
+    """One tracked face: its open-eye reference and its current closure."""
+
+    ident: int
+    box: list[int]
+    seen_at: float
+    first_seen: float
+    open_ears: collections.deque[tuple[float, float]] = dataclasses.field(default_factory=collections.deque)
+    closed_since: tuple[int, float] | None = None
+    lowest: float = 0.0
+    closure_reported: bool = False
+    ear: float = 0.0
+    threshold: float | None = None
+    blink_times: collections.deque[float] = dataclasses.field(default_factory=collections.deque)
+    blinks: int = 0
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        x, y, w, h = self.box
+        return x + w / 2, y + h / 2
+
+
+class BlinkRule:
+    """Per-person blink and eyes-closed events from eye aspect ratios.
+
+    Args:
+        camera: camera name.
+        ratio: eyes count as closed when EAR < ``ratio`` x the person's open-eye median
+            (closed eyes measure about 0.3-0.5 of it on the refined contour; a smile or a
+            squint about 0.7-0.9).
+        reopen_ratio: and open again when EAR >= ``reopen_ratio`` x that median, or
+            above halfway from the closure's lowest EAR back to the median (hysteresis,
+            so a noisy frame does not split one blink in two; the halfway mark lets a
+            blink end while a smile keeps the eyes narrower than before).
+        window_s: how much open-eye history the median covers.
+        warmup_s: how much history a person needs before any event.
+        closure_s: a closure this long is ``eyes_closed``, not a blink.
+        hold_s: a closure interrupted by missing frames longer than this is dropped.
+        forget_s: a person unseen this long is forgotten.
+    """
+
+    def __init__(
+        self,
+        camera: str,
+        *,
+        ratio: float = 0.6,
+        reopen_ratio: float = 0.7,
+        window_s: float = 3.0,
+        warmup_s: float = 0.2,
+        closure_s: float = 1.0,
+        hold_s: float = 0.5,
+        forget_s: float = 2.0,
+    ) -> None:
+        self.camera = camera
+        self.ratio = ratio
+        self.reopen_ratio = reopen_ratio
+        self.window_s = window_s
+        self.warmup_s = warmup_s
+        self.closure_s = closure_s
+        self.hold_s = hold_s
+        self.forget_s = forget_s
+        self._people: list[_Person] = []
+        self._next_id = 1
+        self._now = 0.0
+
+    def update(self, seq: int, timestamp: float, observation: BlinkObservation | None) -> list[Event]:
+        self._now = timestamp
+        events: list[Event] = []
+        if observation is not None:
+            for face, person in self._match(observation.faces, timestamp):
+                events.extend(self._step(person, face, seq, timestamp))
+        for person in self._people:
+            # A closure we cannot see the end of (lost frames, face gone) is not a blink.
+            if person.closed_since is not None and timestamp - person.seen_at > self.hold_s:
+                person.closed_since = None
+                person.closure_reported = False
+        self._people = [p for p in self._people if timestamp - p.seen_at <= self.forget_s]
+        return events
+
+    def _match(self, faces: tuple[EyeState, ...], timestamp: float) -> list[tuple[EyeState, _Person]]:
+        """Pair each face with the nearest known person (within one face width), or a new one."""
+        pairs = []
+        free = list(self._people)
+        for face in faces:
+            x, y, w, h = face.box
+            centre = (x + w / 2, y + h / 2)
+            best = min(
+                free,
+                key=lambda p: (p.centre[0] - centre[0]) ** 2 + (p.centre[1] - centre[1]) ** 2,
+                default=None,
+            )
+            if best is not None and abs(best.centre[0] - centre[0]) + abs(best.centre[1] - centre[1]) <= w:
+                free.remove(best)
+            else:
+                best = _Person(ident=self._next_id, box=face.box, seen_at=timestamp, first_seen=timestamp)
+                self._next_id += 1
+                self._people.append(best)
+            best.box = face.box
+            best.seen_at = timestamp
+            pairs.append((face, best))
+        return pairs
+
+    def _step(self, person: _Person, face: EyeState, seq: int, timestamp: float) -> list[Event]:
+        ear = face.ear
+        person.ear = ear
+        while person.open_ears and timestamp - person.open_ears[0][0] > self.window_s:
+            person.open_ears.popleft()
+        warm = bool(person.open_ears) and timestamp - person.first_seen >= self.warmup_s
+        reference = statistics.median(e for _, e in person.open_ears) if person.open_ears else ear
+        person.threshold = self.ratio * reference if warm else None
+        if person.closed_since is None:
+            if warm and ear < self.ratio * reference:
+                person.closed_since = (seq, timestamp)
+                person.lowest = ear
+                return []
+            person.open_ears.append((timestamp, ear))  # only open eyes teach the reference
+            return []
+        person.lowest = min(person.lowest, ear)
+        reopen_at = min(self.reopen_ratio * reference, (person.lowest + reference) / 2)
+        if ear >= max(reopen_at, self.ratio * reference):
+            return self._reopen(person, seq, timestamp, ear)
+        start_seq, start_time = person.closed_since
+        if not person.closure_reported and timestamp - start_time >= self.closure_s:
+            person.closure_reported = True
+            details = {"person": person.ident, "threshold": round(self.ratio * reference, 4)}
+            return [Event(self.camera, ALGORITHM, "eyes_closed", start_seq, start_time, details)]
+        return []
+
+    def _reopen(self, person: _Person, seq: int, timestamp: float, ear: float) -> list[Event]:
+        assert person.closed_since is not None
+        start_seq, start_time = person.closed_since
+        long_closure = person.closure_reported
+        person.closed_since = None
+        person.closure_reported = False
+        person.open_ears.append((timestamp, ear))
+        if long_closure:
+            return []
+        person.blinks += 1
+        person.blink_times.append(timestamp)
+        details = {"person": person.ident, "end_seq": seq - 1, "duration_s": round(timestamp - start_time, 3)}
+        return [Event(self.camera, ALGORITHM, "blink", start_seq, start_time, details)]
+
+    def _per_minute(self, person: _Person) -> float:
+        while person.blink_times and self._now - person.blink_times[0] > 60.0:
+            person.blink_times.popleft()
+        span = min(60.0, self._now - person.first_seen)
+        return round(len(person.blink_times) * 60.0 / span, 1) if span >= 5.0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        people = [
+            {
+                "person": p.ident,
+                "ear": round(p.ear, 4),
+                "threshold": None if p.threshold is None else round(p.threshold, 4),
+                "closed": p.closed_since is not None,
+                "eyes_closed": p.closure_reported,
+                "blinks": p.blinks,
+                "blinks_per_minute": self._per_minute(p),
+            }
+            for p in self._people
+        ]
+        main = people[0] if people else None
+        return {
+            "faces": len(people),
+            "blinks": main["blinks"] if main else 0,
+            "blinks_per_minute": main["blinks_per_minute"] if main else 0.0,
+            "eyes_closed": any(p["eyes_closed"] for p in people),
+            "people": people,
+        }
+
+
+def draw(image: np.ndarray, observation: BlinkObservation, summary: dict[str, Any]) -> None:
+    """Each face's box with its EAR; blink count and rate; a banner while eyes stay closed."""
+    for face in observation.faces:
+        _draw.box(image, face.box, f"EAR {face.ear:.2f}")
+    _draw.label(
+        image,
+        f"blinks {summary.get('blinks', 0)}  {summary.get('blinks_per_minute', 0.0):.0f}/min",
+        (4, image.shape[0] - 8),
+    )
+    if summary.get("eyes_closed"):
+        _draw.banner(image, "EYES CLOSED", _draw.YELLOW)
