@@ -50,7 +50,7 @@ def _use_vigil_logging(loglevel: Any = None, **_: Any) -> None:
 @signals.worker_init.connect
 def _check_queues(sender: Any = None, **_: Any) -> None:
     """Declare our queues before consuming, so a 406 becomes advice, not a traceback."""
-    worker_app = getattr(sender, "app", None)
+    worker_app: Any = getattr(sender, "app", None)
     settings = getattr(worker_app, "vigil_settings", None)
     if settings is None or not worker_app.conf.broker_url.startswith(("amqp", "pyamqp")):
         return

@@ -132,7 +132,8 @@ unit vigil-capture@door.service), each with its own --camera name.
 @click.option("--camera", required=True, help="Camera name: letters, digits, '-', '_' (used in URLs).")
 @click.option("--source", required=True, help="Webcam index (0), RTSP/HTTP URL, video file, or 'synthetic'.")
 @algorithms_option
-@click.option("--fps", type=click.FloatRange(min=0.1), default=None, help="Frames per second to sample (default: the source's rate).")
+@click.option("--fps", type=click.FloatRange(min=0.1), default=None,
+              help="Frames per second to sample (default: the source's rate).")
 @_add(size_options)
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after capturing this many frames.")
 @click.option("--loop", is_flag=True, help="Replay a video file from the start when it ends.")
@@ -181,7 +182,8 @@ Examples:
 Then open / in a browser, or: curl localhost:8080/cameras; curl localhost:8080/metrics
 """)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="HTTP port (0 picks a free one).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="HTTP port (0 picks a free one).")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Append every joined frame and event to this file as JSON lines (audits, benchmarks).")
 @broker_option
@@ -225,7 +227,8 @@ Examples:
 @click.option("--loop", is_flag=True, help="Replay video files when they end.")
 @click.option("--fast", is_flag=True, help="Send files as fast as possible (benchmarks).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="HTTP port (0 picks a free one).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="HTTP port (0 picks a free one).")
 @click.option("--no-http", is_flag=True, help="Do not serve HTTP (batch runs).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker threads.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
@@ -306,7 +309,8 @@ def evaluate(data_dir: Path, output: Path | None) -> None:
     from vigil.evaluation import run_evaluation
 
     configure_logging("INFO")
-    command = "vigil evaluate " + " ".join(sys.argv[sys.argv.index("evaluate") + 1:] if "evaluate" in sys.argv else [])
+    args = sys.argv[sys.argv.index("evaluate") + 1:] if "evaluate" in sys.argv else []
+    command = " ".join(["vigil evaluate", *args])
     click.echo(run_evaluation(data_dir, output, command=command.strip()))
 
 
@@ -323,7 +327,8 @@ run: point it at a test broker and Redis db, never at production.
 @click.option("--scenario", "scenarios", multiple=True,
               type=click.Choice(["wire", "throughput", "live", "overload", "scale"]),
               help="Scenario to run (repeatable; default: all).")
-@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Repetitions of each measurement.")
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Repetitions of each measurement.")
 @click.option("--duration", type=click.FloatRange(min=1), default=30.0, show_default=True,
               help="Seconds per live, overload and scale-out run.")
 @click.option("--source", default="synthetic", show_default=True, help="Video for the live scenario (looped).")
@@ -360,7 +365,8 @@ def bench(scenarios: tuple[str, ...], repeat: int, duration: float, source: str,
     try:
         slot_counts = tuple(int(part) for part in slots.split(","))
     except ValueError:
-        raise click.BadParameter(f"{slots!r} is not a comma-separated list of integers", param_hint="'--slots'")
+        raise click.BadParameter(f"{slots!r} is not a comma-separated list of integers",
+                                 param_hint="'--slots'") from None
     work = work_dir or Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     options = Options(

@@ -112,7 +112,7 @@ class Process:
         try:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.args[:3]} still running after {timeout} s:\n{self.output()[-3000:]}")
+            raise AssertionError(f"{self.args[:3]} still running after {timeout} s:\n{self.output()[-3000:]}") from None
 
     def stop(self) -> int:
         if self.popen.poll() is None:

@@ -20,7 +20,8 @@ def run(args, env, timeout=120):
     "args, extra_env, code, message",
     [
         pytest.param(["capture", "--camera", "c", "--source", "synthetic", "--algorithms", "fall,blinks"], {},
-                     2, "unknown algorithm 'blinks'; known algorithms: blink, emotion, fall, pose. Did you mean 'blink'?",
+                     2, "unknown algorithm 'blinks'; known algorithms: blink, emotion, fall, pose. "
+                     "Did you mean 'blink'?",
                      id="unknown algorithm"),
         pytest.param(["capture", "--camera", "c", "--source", "/nonexistent/clip.mp4"], {},
                      69, "video file '/nonexistent/clip.mp4' does not exist", id="missing file"),
@@ -62,7 +63,22 @@ def test_embedded_run_writes_a_report(vigil_env, tmp_path, clip):
     seqs = [frame["seq"] for frame in data["frames"]]
     assert seqs == sorted(seqs)
     for frame in data["frames"]:
-        for name, result in frame["results"].items():
+        for result in frame["results"].values():
             assert result["seq"] == frame["seq"] and result["status"] == "ok"
     assert data["latency"]["end_to_end"]["n"] == 45
     assert set(data["latency"]["by_algorithm"]) == {"fall", "emotion", "pose", "blink"}
+
+
+def test_embedded_run_stays_fresh_when_the_detector_is_too_slow(vigil_env, tmp_path):
+    # Given a detector that needs 50 ms per frame and a camera sending 30 frames/s (1.5x overload)
+    report = tmp_path / "report.json"
+    env = {k: v for k, v in vigil_env.items() if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND")}
+    env["VIGIL_DETECTOR_OVERRIDE"] = "busy:50"
+    # When it runs embedded with one worker thread
+    done = run(["run", "--source", "synthetic", "--max-frames", "120", "--algorithms", "fall", "--workers", "1",
+                "--no-http", "--report", str(report)], env)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(report.read_text())
+    # Then frames are dropped rather than queued: what is processed is never older than the frame age
+    assert data["frames_complete"] < data["frames_emitted"]
+    assert data["latency"]["end_to_end"]["max"] < 2.0

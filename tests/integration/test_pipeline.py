@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
-import threading
 import time
 
 import cv2
@@ -89,6 +87,14 @@ def test_a_queue_with_other_arguments_gets_advice_not_a_traceback(worker, vigil_
     assert "queue 'fall' already exists on the broker with x-max-length=4" in done.stderr
     assert "rabbitmqctl delete_queue fall" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_worker_whose_queues_differ_exits_with_advice(worker, vigil_env):
+    env = dict(vigil_env, VIGIL_QUEUE_MAX_LENGTH="9")
+    done = subprocess.run(celery("worker", "-Q", "fall", "-P", "threads", "--without-mingle", "--without-gossip"),
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 78, done.stderr[-2000:]
+    assert "cannot start the worker: queue 'fall' already exists on the broker with x-max-length=4" in done.stderr
 
 
 def test_corrupt_jpeg_task_returns_an_error_and_the_worker_keeps_serving(worker, vigil_env):

@@ -40,7 +40,7 @@ def versions() -> str:
 
 def run_benchmark(options: Options, scenarios: list[str], json_path: Path | None,
                   markdown_path: Path | None) -> dict[str, Any]:
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     results: dict[str, Any] = {}
     for name in scenarios:
         options.progress(f"== scenario {name}")

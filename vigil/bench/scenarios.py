@@ -54,6 +54,8 @@ def sample_image(source: str) -> np.ndarray:
         image = video.read()
     finally:
         video.close()
+    if image is None:
+        raise ValueError(f"{source} has no frame")
     return cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA)
 
 
@@ -290,7 +292,7 @@ def _overload_vigil(options: Options, rep: int) -> dict[str, Any]:
         frames = [f for f in finish(env, 3.0) if f["captured_at"] >= started]
     done = [(f["captured_at"], f["latency"]) for f in frames if f["complete"]]
     stats = capture_stats(capture)
-    return {"latency": summarize(l for _, l in done), "windows": _by_window(done, started),
+    return {"latency": summarize(latency for _, latency in done), "windows": _by_window(done, started),
             "captured": stats["captured"], "processed": len(done),
             "dropped_share": 1 - len(done) / max(1, stats["captured"])}
 
@@ -340,7 +342,7 @@ def _overload_unbounded(options: Options, rep: int) -> dict[str, Any]:
         worker.stop()
         reset_broker(target, (UNBOUNDED_QUEUE,))
     done = sorted(received.values())
-    return {"latency": summarize(l for _, l in done), "windows": _by_window(done, started),
+    return {"latency": summarize(latency for _, latency in done), "windows": _by_window(done, started),
             "captured": seq, "processed": len(done), "dropped_share": 1 - len(done) / max(1, seq),
             "drained_after": drained_after}
 

@@ -75,6 +75,7 @@ class FrameDispatcher:
         self._delay = RECONNECT_MIN_DELAY
         self._declared_at = 0.0
         self._amqp = app.conf.broker_url.startswith(("amqp", "pyamqp"))
+        self._in_memory = app.conf.broker_url.startswith("memory://")
 
     def send(self, frame: Frame, algorithms: Sequence[str], stats: dict[str, Any]) -> None:
         """Publish ``frame`` to every algorithm's queue and to the streamers.
@@ -116,6 +117,8 @@ class FrameDispatcher:
         self._connection = self._producer = None
 
     def _send_task(self, producer: Any, frame: Frame, payload: dict[str, Any], algorithm: str) -> None:
+        if self._in_memory:
+            self._drop_head_in_memory(producer.channel, algorithm)
         amqp = self.app.amqp
         name = task_name(algorithm)
         # Built with the low-level API so no result subscription is opened per task
@@ -133,6 +136,20 @@ class FrameDispatcher:
             producer, name, message, queue=algorithm, declare=[], retry=False,
             serializer="msgpack", delivery_mode=1,
         )
+
+    def _drop_head_in_memory(self, channel: Any, queue: str) -> None:
+        """Give kombu's in-memory queues the bound RabbitMQ enforces (``vigil run``).
+
+        The memory transport ignores ``x-max-length``; without this a slow detector
+        would let frames pile up without bound in embedded mode.
+        """
+        import queue as queue_module
+
+        while channel._size(queue) >= self.settings.queue_max_length:
+            try:
+                channel._get(queue)  # the oldest frame goes, as with x-overflow: drop-head
+            except queue_module.Empty:
+                return
 
     def _publish_feed(self, producer: Any, message: dict[str, Any]) -> None:
         producer.publish(

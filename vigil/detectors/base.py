@@ -10,7 +10,7 @@ dataclasses that convert to and from dicts, so they travel as JSON or msgpack.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class Detector(Protocol):
     process, lazily, so a worker for one queue never loads another queue's model.
     """
 
-    name: ClassVar[str]
+    name: str
 
     def detect(self, image: np.ndarray) -> Observation:
         """Return the observation for one BGR uint8 image of shape (H, W, 3)."""

@@ -235,14 +235,14 @@ class StreamCore:
         self, frame: JoinedFrame, algorithm: str, result: dict[str, Any] | None
     ) -> tuple[Observation | None, dict[str, Any]]:
         ok = result is not None and result.get("status") == "ok"
-        if ok and result.get("detector", algorithm) != algorithm:
+        if result is not None and ok and result.get("detector", algorithm) != algorithm:
             return None, {}  # a synthetic benchmark detector: no rule applies
         key = (frame.camera, algorithm)
         try:
             rule = self._rules.get(key)
             if rule is None:
                 rule = self._rules[key] = create_rule(algorithm, frame.camera)
-            observation = parse_observation(algorithm, result["observation"]) if ok else None
+            observation = parse_observation(algorithm, result["observation"]) if result is not None and ok else None
             events = rule.update(frame.seq, frame.captured_at, observation)
             summary = rule.summary()
         except Exception:  # a rule bug must not stop the stream

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 
@@ -46,7 +46,7 @@ class RedisEventStore:
             entries = self.client.xrevrange(self.key, count=limit if camera is None else limit * 10)
         except redis.RedisError as exc:
             raise BrokerUnavailableError(f"cannot read events from Redis: {exc}") from exc
-        events = [json.loads(fields[b"event"]) for _, fields in entries]
+        events = [json.loads(fields[b"event"]) for _, fields in cast(list[Any], entries)]
         if camera is not None:
             events = [e for e in events if e.get("camera") == camera][:limit]
         return events[::-1]

@@ -30,7 +30,7 @@ class FeedConsumer(ConsumerMixin):
         self.on_message = on_message
         self.connected = threading.Event()
 
-    def get_consumers(self, consumer_cls: type[Consumer], channel: Any) -> list[Consumer]:
+    def get_consumers(self, consumer_cls: Any, channel: Any) -> list[Consumer]:
         return [consumer_cls(queues=[self.queue], callbacks=[self._receive], accept=["msgpack"], no_ack=True)]
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
@@ -48,8 +48,11 @@ class FeedConsumer(ConsumerMixin):
             log.warning("ignoring a feed message of type %s", type(body).__name__)
 
     def run_until(self, stop: threading.Event) -> None:
-        watcher = threading.Thread(target=lambda: (stop.wait(), setattr(self, "should_stop", True)), daemon=True)
-        watcher.start()
+        def stop_when_told() -> None:
+            stop.wait()
+            self.should_stop = True  # ConsumerMixin checks this between drains
+
+        threading.Thread(target=stop_when_told, daemon=True).start()
         try:
             self.run()
         finally:

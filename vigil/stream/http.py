@@ -160,7 +160,7 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
                 ready = hub.frame_ready(view.name)
                 try:
                     await asyncio.wait_for(ready.wait(), KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
             annotated = await loop.run_in_executor(None, view.annotated)
             if annotated is None or annotated.version == sent_version:
@@ -215,7 +215,7 @@ async def _event_stream(request: web.Request, camera: str | None) -> web.StreamR
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
             if camera is None or event.get("camera") == camera:
@@ -259,7 +259,9 @@ li{font-family:monospace}
 async function cams(){
   const r = await fetch('/cameras'); const data = await r.json();
   const div = document.getElementById('cams');
-  if (!data.cameras.length) { div.textContent = 'no camera yet: start `vigil capture`'; setTimeout(cams, 2000); return; }
+  if (!data.cameras.length) {
+    div.textContent = 'no camera yet: start `vigil capture`'; setTimeout(cams, 2000); return;
+  }
   div.innerHTML = '';
   for (const c of data.cameras) {
     const f = document.createElement('figure');
@@ -269,7 +271,8 @@ async function cams(){
 }
 function addEvent(e){
   const li = document.createElement('li');
-  li.textContent = `${new Date(e.time*1000).toLocaleTimeString()} ${e.camera} ${e.kind} #${e.seq} ${JSON.stringify(e.details)}`;
+  const when = new Date(e.time * 1000).toLocaleTimeString();
+  li.textContent = `${when} ${e.camera} ${e.kind} #${e.seq} ${JSON.stringify(e.details)}`;
   const ul = document.getElementById('events'); ul.prepend(li);
   while (ul.children.length > 50) ul.lastChild.remove();
 }

@@ -8,8 +8,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vigil.detectors.registry import draw_overlay
 from vigil.detectors.base import Observation
+from vigil.detectors.registry import draw_overlay
 from vigil.errors import FrameDecodeError
 from vigil.frames import decode_jpeg
 from vigil.stream.reassembly import JoinedFrame

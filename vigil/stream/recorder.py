@@ -60,7 +60,8 @@ class JsonLinesRecorder:
 
 def read_json_lines(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(frames, events) from a file written by :class:`JsonLinesRecorder`."""
-    frames, events = [], []
+    frames: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             data = json.loads(line)

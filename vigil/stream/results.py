@@ -41,7 +41,9 @@ def result_from_meta(task_id: str, meta: dict[str, Any]) -> tuple[tuple[str, int
         camera, _, seq, algorithm = ids
         error = meta.get("result")
         message = error.get("exc_message") if isinstance(error, dict) else error
-        return ids, {"camera": camera, "seq": seq, "algorithm": algorithm, "status": "error",
+        # REVOKED is how a worker reports a task that expired before it started.
+        status = "expired" if state == "REVOKED" else "error"
+        return ids, {"camera": camera, "seq": seq, "algorithm": algorithm, "status": status,
                      "error": f"{state}: {message}", "observation": None, "timings": {}}
     return None
 

@@ -1,0 +1,39 @@
+"""The main job with the real detectors: `vigil run` on a real fall clip raises the fall event."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+
+import pytest
+
+from tests.integration.conftest import DATA_DIR, unavailable, vigil
+
+pytestmark = [pytest.mark.integration, pytest.mark.detectors]
+
+
+def test_embedded_run_with_real_detectors_raises_the_fall(vigil_env, tmp_path):
+    clip = DATA_DIR / "fall" / "fall_corridor_walker_640x360.mp4"
+    if not clip.exists():
+        unavailable(f"test footage missing: {clip} (set VIGIL_DATA_DIR)")
+    report, events_db = tmp_path / "report.json", tmp_path / "events.sqlite3"
+    env = {k: v for k, v in vigil_env.items()
+           if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND", "VIGIL_DETECTOR_OVERRIDE")}
+    env.update(VIGIL_EVENTS_DB=str(events_db), VIGIL_QUEUE_MAX_LENGTH="1000", VIGIL_MAX_FRAME_AGE="60",
+               VIGIL_RESULT_DEADLINE="30")
+    # Given the corridor clip (onset at frame 86) and the fall and pose detectors,
+    # with queues long enough that no frame is dropped on a busy test machine
+    done = subprocess.run(vigil("run", "--source", f"corridor={clip}", "--algorithms", "fall,pose", "--no-http",
+                                "--report", str(report)), env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(report.read_text())
+    # Then every frame carries both real observations for itself
+    assert data["frames_emitted"] == 122 and data["frames_complete"] == 122
+    first = data["frames"][0]["results"]
+    assert first["fall"]["detector"] == "fall" and "people" in first["fall"]["observation"]
+    # And exactly one fall event was raised near the labelled onset, and stored
+    falls = [event for event in data["events"] if event["kind"] == "fall"]
+    assert len(falls) == 1 and 80 <= falls[0]["seq"] <= 86 + 50, falls
+    stored = [json.loads(body) for (body,) in sqlite3.connect(events_db).execute("SELECT body FROM events")]
+    assert any(event["kind"] == "fall" for event in stored)
