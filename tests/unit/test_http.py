@@ -6,8 +6,8 @@ import json
 import cv2
 import numpy as np
 
-from vigil.stream.http import BOUNDARY, mjpeg_part, sse_message
 from tests.helpers import read_mjpeg_parts
+from vigil.stream.http import mjpeg_part, sse_message
 from vigil.stream.metrics import Registry
 
 
