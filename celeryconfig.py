@@ -48,7 +48,7 @@ def build(settings: Settings) -> dict[str, Any]:
         "task_store_errors_even_if_ignored": True,
         "result_expires": settings.result_expires,
         "result_extended": False,
-        "worker_send_task_events": True,
+        "worker_send_task_events": settings.task_events,
         "task_send_sent_event": False,
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": True,

@@ -69,6 +69,17 @@ def _url(value: Any) -> str:
     return text
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
 def _text(value: Any) -> str:
     return str(value).strip()
 
@@ -124,6 +135,11 @@ class Settings:
         DEFAULT_RESULT_DEADLINE,
         _positive_float,
         "Seconds the streamer waits for a frame's results before emitting it incomplete.",
+    )
+    task_events: bool = _setting(
+        True,
+        _bool,
+        "Workers send task events (what Flower shows); `false` saves ~3 broker messages a task.",
     )
     detector_override: str = _setting(
         "",

@@ -35,6 +35,7 @@ def test_precedence_flag_over_env_over_file_over_default(tmp_path):
         ({"VIGIL_BROKER_URL": "localhost"}, r"broker_url.*must be a URL"),
         ({"VIGIL_ALGORITHMS": " , "}, r"at least one algorithm"),
         ({"VIGIL_JPEG_QUALTY": "80"}, r"unknown environment variable VIGIL_JPEG_QUALTY"),
+        ({"VIGIL_TASK_EVENTS": "maybe"}, r"task_events.*must be true or false"),
         ({"VIGIL_CONFIG": "/nonexistent/vigil.toml"}, r"does not exist"),
     ],
 )

@@ -204,10 +204,19 @@ def throughput(options: Options, pool: str = "threads", concurrency: int = 1) ->
 
 # -- 3. live latency ---------------------------------------------------------------------
 
-def _live_run(options: Options, label: str, cameras: int, override: str, pool: str, rep: int) -> dict[str, Any]:
-    name = f"live-{label}-{cameras}cam-{rep}"
-    with pipeline(options.target, name, override=override, queues=ALL, pool=pool,
-                  concurrency=options.live_concurrency) as (env, procs):
+@dataclass(frozen=True)
+class LiveConfig:
+    label: str
+    override: str
+    pool: str
+    concurrency: int
+    settings: tuple[tuple[str, str], ...] = ()
+
+
+def _live_run(options: Options, config: LiveConfig, cameras: int, rep: int) -> dict[str, Any]:
+    name = f"live-{config.label.replace(' ', '-')}-{cameras}cam-{rep}"
+    with pipeline(options.target, name, override=config.override, queues=ALL, pool=config.pool,
+                  concurrency=config.concurrency, settings=dict(config.settings)) as (env, procs):
         log_dir = options.target.work_dir / name
         captures = start_captures(env, log_dir, cameras, options.source, ALL, ["--fps", "15", "--loop"])
         time.sleep(3.0)  # warm-up: models load, connections open
@@ -235,16 +244,21 @@ def _live_run(options: Options, label: str, cameras: int, override: str, pool: s
 
 
 def live(options: Options) -> dict[str, Any]:
-    configs = [("null", "null", options.live_pool)]
+    pool, slots = options.live_pool, options.live_concurrency
+    configs = [
+        LiveConfig(f"null, -P {pool} -c {slots}", "null", pool, slots),
+        # What the per-task events cost: the same, without them (Flower then sees no tasks).
+        LiveConfig(f"null, -P {pool} -c {slots}, no task events", "null", pool, slots, (("task_events", "false"),)),
+    ]
     if options.real_detectors:
-        configs.append(("real", "", "prefork"))
+        configs.append(LiveConfig("real detectors, -P prefork -c 2", "", "prefork", 2))
     runs: dict[str, list[dict[str, Any]]] = {}
     for rep in range(options.repeat):
-        for label, override, pool in configs:
+        for config in configs:
             for cameras in (2, 4):
-                key = f"{label} detectors, {cameras} cameras x 15 fps x 4 algorithms ({cameras * 60} tasks/s)"
+                key = f"{config.label}; {cameras} cameras x 15 fps x 4 algorithms ({cameras * 60} tasks/s)"
                 options.progress(f"live: repetition {rep + 1}/{options.repeat}: {key}")
-                runs.setdefault(key, []).append(_live_run(options, label, cameras, override, pool, rep))
+                runs.setdefault(key, []).append(_live_run(options, config, cameras, rep))
     rows = []
     for key, reps in runs.items():
         rows.append([
