@@ -144,6 +144,7 @@ class Evaluation:
             closed = [e.seq for e in events if e.kind == "eyes_closed"]
             tp_pred = fp = 0
             matched: set[tuple[int, int]] = set()
+            unmatched: list[tuple[int, int]] = []
             for start, end in blinks:
                 hits = [t for t in truths if _overlaps((start, end), t, BLINK_TOLERANCE)]
                 if hits:
@@ -152,6 +153,7 @@ class Evaluation:
                         tp_pred += 1
                 else:
                     fp += 1
+                    unmatched.append((start, end))
             hit_required = sum(1 for t in required if t in matched)
             closures_ok = sum(
                 1 for a, b in closures
@@ -164,6 +166,7 @@ class Evaluation:
             per_clip[clip] = {
                 "blinks": len(required), "found": hit_required, "predicted": tp_pred + fp, "false": fp,
                 "closures": len(closures), "closures_ok": closures_ok, "stray_closed": stray_closed,
+                "false_events": unmatched,
             }  # fmt: skip
             totals.update(
                 {
