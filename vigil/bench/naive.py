@@ -41,16 +41,18 @@ def decode_naive(body: bytes) -> np.ndarray:
 
 
 def frames_from(source: str, width: int, height: int) -> Iterator[np.ndarray]:
-    """Frames at ``width`` x ``height`` from a file (looped) or the synthetic scene."""
+    """Frames resized as Vigil's capture would (height 0 keeps the aspect), looping a file."""
     import cv2
 
     from vigil.capture.sources import open_source
+    from vigil.frames import target_size
 
     while True:
         video = open_source(source)
         try:
             while (image := video.read()) is not None:
-                yield cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+                size = target_size(image.shape[1], image.shape[0], width, height)
+                yield cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         finally:
             video.close()
 
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=10)
     parser.add_argument("--source", default="synthetic")
     parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--height", type=int, default=0, help="0 keeps the aspect ratio")
     parser.add_argument("--rate", type=float, default=None, help="frames per second (default: as fast as possible)")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
