@@ -3,7 +3,7 @@
 ``vigil.app`` calls :func:`build`. The reasons behind the choices:
 
 - msgpack carries the JPEG as binary (JSON would base64 it: +34 % bytes, ~1 ms);
-  pickle is never accepted, so no payload is ever unpickled.
+  msgpack and JSON are the only formats accepted: no payload can execute code when decoded.
 - Each algorithm queue is bounded with drop-head and a TTL (``vigil/queues.py``). Only
   *ready* messages count toward ``x-max-length``, so a worker must not hoard frames:
   prefetch one per process and acknowledge after the task (``task_acks_late``).
