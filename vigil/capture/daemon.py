@@ -201,7 +201,8 @@ class CaptureDaemon:
         frame_period = 1.0 / native_fps
         sample_period = 1.0 / self.fps if self.fps else 0.0
         started = time.monotonic()
-        media_time, next_sample = 0.0, 0.0
+        # A file's frame i is at i / fps: the first one at 0, not one period in.
+        media_time, next_sample = -frame_period, 0.0
         while not stop.is_set() and not self._enough():
             image = source.read()
             if image is None:
