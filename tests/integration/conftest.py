@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,6 +18,8 @@ import pytest
 import redis
 import requests
 from kombu import Connection
+
+from vigil.bench.processes import BenchProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_URL = os.environ.get("VIGIL_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -86,52 +86,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Process:
-    """A real process whose output goes to a log file, stopped with SIGTERM."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.args = args
-        self.log_path = log
-        self._log = open(log, "wb")
-        self.popen = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_output(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output():
-                return
-            if self.popen.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not seen from {self.args[:3]} in {timeout} s:\n{self.output()[-3000:]}")
-
-    def wait(self, timeout: float) -> int:
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.args[:3]} still running after {timeout} s:\n{self.output()[-3000:]}") from None
-
-    def stop(self) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._log.close()
-        return self.popen.returncode
-
-
 @pytest.fixture
 def spawn(tmp_path):
-    started: list[Process] = []
+    started: list[BenchProcess] = []
 
-    def start(args: list[str], env: dict[str, str], name: str) -> Process:
-        process = Process(args, env, tmp_path / f"{name}.log")
+    def start(args: list[str], env: dict[str, str], name: str) -> BenchProcess:
+        process = BenchProcess(name, args, env, tmp_path)
         started.append(process)
         return process
 
@@ -149,18 +109,18 @@ def celery(*args: str) -> list[str]:
 
 
 @pytest.fixture
-def worker(clean, spawn, vigil_env) -> Process:
+def worker(clean, spawn, vigil_env) -> BenchProcess:
     process = spawn(
         celery("worker", "-Q", ",".join(ALGORITHM_QUEUES), "-P", "threads", "-c", "2", "-l", "INFO",
                "--without-mingle", "--without-gossip", "-n", f"itest-{os.getpid()}@%h"),
         vigil_env, "worker",
     )
-    process.wait_for_output("ready.", 60)
+    process.wait_for("ready.", 60)
     return process
 
 
 @pytest.fixture
-def streamer(clean, spawn, vigil_env) -> tuple[Process, str]:
+def streamer(clean, spawn, vigil_env) -> tuple[BenchProcess, str]:
     port = free_port()
     process = spawn(vigil("stream", "--port", str(port)), vigil_env, "streamer")
     url = f"http://127.0.0.1:{port}"

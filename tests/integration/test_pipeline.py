@@ -141,7 +141,7 @@ def test_flower_lists_our_task_types(worker, spawn, vigil_env):
 
 def test_capture_stops_cleanly_on_sigterm(worker, spawn, vigil_env):
     capture = spawn(vigil("capture", "--camera", "sig", "--source", "synthetic", "--loop"), vigil_env, "capture")
-    capture.wait_for_output("streaming", 30)
+    capture.wait_for("streaming", 30)
     time.sleep(1)
     assert capture.stop() == 0
     assert "received SIGTERM: stopping" in capture.output()

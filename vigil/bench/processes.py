@@ -15,7 +15,10 @@ BIN = Path(sys.executable).parent
 
 
 class BenchProcess:
-    """A child process with its log in a file and its CPU time (children included)."""
+    """A child process with its log in a file and its CPU time (children included).
+
+    The benchmark and the integration tests run Vigil's real processes through it.
+    """
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
         self.name = name
@@ -60,7 +63,11 @@ class BenchProcess:
         return (self.cpu_seconds() - self._cpu_start) / seconds
 
     def wait(self, timeout: float) -> int:
-        return self.popen.wait(timeout)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{self.name} still running after {timeout} s; see {self.log_path}:\n"
+                               f"{self.output()[-2000:]}") from None
 
     def stop(self, timeout: float = 20) -> int:
         if self.popen.poll() is None:
