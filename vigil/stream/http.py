@@ -265,7 +265,11 @@ async function cams(){
   div.innerHTML = '';
   for (const c of data.cameras) {
     const f = document.createElement('figure');
-    f.innerHTML = `<img src="${c.mjpeg}" alt="${c.name}"><figcaption>${c.name} (${c.capture.state||'?'})</figcaption>`;
+    const img = document.createElement('img');
+    img.src = c.mjpeg; img.alt = c.name;
+    const caption = document.createElement('figcaption');
+    caption.textContent = `${c.name} (${c.capture.state || '?'})`;  // text, never markup
+    f.append(img, caption);
     div.appendChild(f);
   }
 }
