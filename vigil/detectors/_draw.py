@@ -23,12 +23,26 @@ def label(image: np.ndarray, text: str, origin: tuple[int, int], color: tuple[in
     cv2.putText(image, text, (x + 2, y), FONT, scale, color, 1, cv2.LINE_AA)
 
 
-def box(image: np.ndarray, xywh: Sequence[int], text: str = "", color: tuple[int, int, int] = GREEN) -> None:
-    """A rectangle [x, y, w, h] with an optional label above it."""
+def box(
+    image: np.ndarray, xywh: Sequence[int], text: str = "", color: tuple[int, int, int] = GREEN, row: int = 0
+) -> None:
+    """A rectangle [x, y, w, h] with an optional label.
+
+    Several overlays label the same face, so each takes its own ``row``: 0, 1, ... stack
+    upwards above the box, -1, -2, ... downwards below it.
+    """
     x, y, w, h = (int(v) for v in xywh)
     cv2.rectangle(image, (x, y), (x + w, y + h), color, 2)
     if text:
-        label(image, text, (x, y - 4), color)
+        step = line_height(image)
+        baseline = y - 4 - row * step if row >= 0 else y + h + (-row) * step
+        label(image, text, (x, baseline), color)
+
+
+def line_height(image: np.ndarray) -> int:
+    """Height of one label line at this image's scale."""
+    (_, h), base = cv2.getTextSize("Ag", FONT, max(0.4, image.shape[1] / 1600), 1)
+    return h + 2 * base + 2
 
 
 def banner(image: np.ndarray, text: str, color: tuple[int, int, int] = RED) -> None:

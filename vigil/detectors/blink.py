@@ -269,11 +269,11 @@ class BlinkRule:
 def draw(image: np.ndarray, observation: BlinkObservation, summary: dict[str, Any]) -> None:
     """Each face's box with its EAR; blink count and rate; a banner while eyes stay closed."""
     for face in observation.faces:
-        _draw.box(image, face.box, f"EAR {face.ear:.2f}")
+        _draw.box(image, face.box, f"EAR {face.ear:.2f}", row=-1)
     _draw.label(
         image,
         f"blinks {summary.get('blinks', 0)}  {summary.get('blinks_per_minute', 0.0):.0f}/min",
-        (4, image.shape[0] - 8),
+        (4, image.shape[0] - 8 - 2 * _draw.line_height(image)),  # above the streamer's status line
     )
     if summary.get("eyes_closed"):
         _draw.banner(image, "EYES CLOSED", _draw.YELLOW)

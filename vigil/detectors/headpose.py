@@ -188,7 +188,7 @@ class HeadPoseRule:
 def draw(image: np.ndarray, observation: HeadPoseObservation, summary: dict[str, Any]) -> None:
     """Each face's box with its angles, and an arrow showing where the main face points."""
     for face in observation.faces:
-        _draw.box(image, face.box, f"yaw {face.yaw:+.0f} pitch {face.pitch:+.0f} roll {face.roll:+.0f}")
+        _draw.box(image, face.box, f"yaw {face.yaw:+.0f} pitch {face.pitch:+.0f} roll {face.roll:+.0f}", row=1)
     if observation.faces and summary.get("yaw") is not None:
         x, y, w, h = observation.faces[0].box
         centre = (x + w // 2, y + h // 2)
