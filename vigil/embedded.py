@@ -131,6 +131,7 @@ def _drain(core: StreamCore, timeout: float, stop: threading.Event) -> None:
 def build_report(core: StreamCore, recorder: MemoryRecorder, capture: list[CaptureStats], elapsed: float,
                  settings: Settings) -> dict[str, Any]:
     frames = recorder.frames
+    counters = core.counters()
     algorithms: dict[str, dict[str, list[float]]] = {}
     for frame in frames:
         for name, result in frame["results"].items():
@@ -143,14 +144,17 @@ def build_report(core: StreamCore, recorder: MemoryRecorder, capture: list[Captu
         "elapsed": elapsed,
         "algorithms": list(settings.algorithms),
         "capture": [stats.to_dict() for stats in capture],
-        "counters": core.counters(),
+        "counters": counters,
         "latency": {
-            "end_to_end": summarize(frame["latency"] for frame in frames),
+            # Without a recorder only the latest frames' latencies are kept (bounded memory).
+            "end_to_end": summarize(frame["latency"] for frame in frames) if frames
+            else summarize(core.recent_latencies),
             "by_algorithm": {name: {key: summarize(values) for key, values in series.items()}
                              for name, series in algorithms.items()},
         },
-        "frames_emitted": len(frames),
-        "frames_complete": sum(1 for frame in frames if frame["complete"]),
+        "frames_emitted": counters["emitted_complete"] + counters["emitted_incomplete"],
+        "frames_complete": counters["emitted_complete"],
+        "event_count": core.event_count,
         "events": recorder.events,
         "frames": frames,
     }

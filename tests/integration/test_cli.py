@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+import time
 
 import pytest
+import requests
 
-from tests.integration.conftest import vigil
+from tests.integration.conftest import free_port, vigil
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +85,30 @@ def test_embedded_run_stays_fresh_when_the_detector_is_too_slow(vigil_env, tmp_p
     # Then frames are dropped rather than queued: what is processed is never older than the frame age
     assert data["frames_complete"] < data["frames_emitted"]
     assert data["latency"]["end_to_end"]["max"] < 2.0
+
+
+def test_embedded_run_summary_without_a_report(vigil_env):
+    env = {k: v for k, v in vigil_env.items() if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND")}
+    done = run(["run", "--source", "synthetic", "--max-frames", "20", "--no-http"], env)
+    assert done.returncode == 0, done.stderr
+    assert "vigil run: 20 frames (20 complete)" in done.stderr
+
+
+def test_a_network_stream_is_a_source(vigil_env, spawn):
+    # Given an HTTP MJPEG stream (Vigil's own live view of a synthetic camera)
+    env = {k: v for k, v in vigil_env.items() if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND")}
+    port = free_port()
+    spawn(vigil("run", "--source", "src=synthetic", "--loop", "--port", str(port)), env, "source")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/cameras/src/latest.jpg", timeout=1).status_code == 200:
+                break
+        time.sleep(0.2)
+    # When Vigil captures that URL
+    done = run(["run", "--source", f"relay={url}/cameras/src/mjpeg", "--max-frames", "20", "--no-http"], env)
+    # Then its frames go through the pipeline like a camera's
+    assert done.returncode == 0, done.stderr
+    assert "streaming from stream http://127.0.0.1" in done.stderr
+    assert "vigil run: 20 frames (20 complete)" in done.stderr

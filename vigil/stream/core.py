@@ -31,6 +31,7 @@ from vigil.stream.recorder import Recorder
 log = logging.getLogger(__name__)
 
 RECENT_EVENTS = 200
+RECENT_LATENCIES = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +131,8 @@ class StreamCore:
         self.recorder = recorder
         self.views: dict[str, CameraView] = {}
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
+        self.recent_latencies: deque[float] = deque(maxlen=RECENT_LATENCIES)
+        self.event_count = 0
         self.event_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.frame_listeners: list[Callable[[str], None]] = []
         self._reassembler = Reassembler(settings.result_deadline)
@@ -219,6 +222,7 @@ class StreamCore:
             observations[algorithm], summaries[algorithm] = self._apply_rule(frame, algorithm, result)
         latency = (frame.emitted_at or time.time()) - frame.captured_at
         self.m_e2e.observe(latency, camera=frame.camera)
+        self.recent_latencies.append(latency)
         self.m_emitted.inc(camera=frame.camera, complete=str(frame.complete).lower())
         view = self.views.get(frame.camera)
         if view is None:
@@ -256,6 +260,7 @@ class StreamCore:
         data = event.to_dict()
         log.info("event %s on %s at frame %d: %s", event.kind, event.camera, event.seq, event.details)
         self.m_events.inc(camera=event.camera, kind=event.kind)
+        self.event_count += 1
         self.recent_events.append(data)
         if self.recorder is not None:
             self.recorder.event(data)
