@@ -46,9 +46,9 @@ def parse_task_id(task_id: str) -> tuple[str, int, int, str] | None:
         return None
 
 
-def frame_message(frame: Frame, algorithms: Sequence[str], stats: dict[str, Any]) -> dict[str, Any]:
-    """What streamers receive for each frame: the frame, what was asked of it, capture counters."""
-    return {"kind": "frame", "frame": frame.to_payload(), "algorithms": list(algorithms), "stats": stats}
+def frame_message(payload: dict[str, Any], algorithms: Sequence[str], stats: dict[str, Any]) -> dict[str, Any]:
+    """What streamers receive for each frame: the frame's payload, what was asked of it, capture counters."""
+    return {"kind": "frame", "frame": payload, "algorithms": list(algorithms), "stats": stats}
 
 
 def status_message(camera: str, session: int, stats: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +88,7 @@ class FrameDispatcher:
         try:
             for algorithm in algorithms:
                 self._send_task(producer, frame, payload, algorithm)
-            message = frame_message(frame, algorithms, stats)
+            message = frame_message(payload, algorithms, stats)
             if self.feed is not None:
                 self.feed(message)
             else:
