@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
 import cv2
 import numpy as np
 import pytest
+import redis
 import requests
 
 from tests.helpers import read_mjpeg_parts
@@ -171,3 +173,23 @@ def test_capture_survives_a_broker_restart(worker, streamer, spawn, vigil_env):
     assert capture.popen.poll() is None
     assert "dropped" in capture.output()
     print(f"frames flowed again {resumed_after:.1f} s after RabbitMQ came back")
+
+
+def test_the_users_worker_command_with_the_default_pool_serves_a_subset_of_queues(clean, spawn, vigil_env):
+    # Given exactly the documented command, default (prefork) pool, for two of the four queues
+    worker = spawn(celery("worker", "-Q", "fall,blink", "-l", "INFO", "-n", f"prefork-{time.time_ns()}@%h"),
+                   vigil_env, "prefork-worker")
+    worker.wait_for("ready.", 60)
+    # When a camera sends ten frames for those two algorithms
+    done = subprocess.run(vigil("capture", "--camera", "subset", "--source", "synthetic", "--algorithms", "fall,blink",
+                                "--max-frames", "10"), env=vigil_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    # Then every frame gets both results in Redis, and no other queue was needed
+    client = redis.Redis.from_url(vigil_env["VIGIL_RESULT_BACKEND"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(client.keys("celery-task-meta-vigil.subset.*")) < 20:
+        time.sleep(0.2)
+    keys = client.keys("celery-task-meta-vigil.subset.*")
+    assert len(keys) == 20
+    results = [json.loads(client.get(key))["result"] for key in keys]
+    assert {r["algorithm"] for r in results} == {"fall", "blink"} and all(r["status"] == "ok" for r in results)
