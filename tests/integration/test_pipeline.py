@@ -110,6 +110,8 @@ def test_corrupt_jpeg_task_returns_an_error_and_the_worker_keeps_serving(worker,
     corrupt = dict(good, seq=0, jpeg=good["jpeg"][:40] + b"\x00" * 60)
     bad_result = app.send_task("vigil.detect.fall", args=(corrupt,), queue="fall").get(timeout=30)
     good_result = app.send_task("vigil.detect.fall", args=(good,), queue="fall").get(timeout=30)
+    json_result = app.send_task("vigil.detect.fall", args=(good,), queue="fall", serializer="json").get(timeout=30)
+    assert json_result["status"] == "ok"  # JSON is accepted too (kombu carries the bytes as base64)
     assert bad_result["status"] == "error" and "corrupt JPEG" in bad_result["error"]
     assert good_result["status"] == "ok"
     assert "fall on frame bad#0 failed" in worker.output()
