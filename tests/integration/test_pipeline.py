@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -139,8 +140,13 @@ def test_flower_lists_our_task_types(worker, spawn, vigil_env):
     if capture is not None:
         capture.wait(30)
     assert {f"vigil.detect.{name}" for name in ALGORITHM_QUEUES} <= set(types), types
-    workers = requests.get(f"{url}/api/workers", timeout=5).json()
-    assert any(name.startswith("itest-") for name in workers)
+    # Flower learns about workers by broadcast inspection: ask until ours answered.
+    workers: dict = {}
+    while time.monotonic() < deadline and not any(name.startswith("itest-") for name in workers):
+        with contextlib.suppress(requests.RequestException, ValueError):
+            workers = requests.get(f"{url}/api/workers", params={"refresh": "1"}, timeout=10).json()
+        time.sleep(0.5)
+    assert any(name.startswith("itest-") for name in workers), workers
 
 
 def test_capture_stops_cleanly_on_sigterm(worker, spawn, vigil_env):

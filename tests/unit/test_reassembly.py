@@ -2,6 +2,7 @@
 
 import pytest
 
+from vigil.frames import Frame
 from vigil.stream.reassembly import Reassembler
 
 ALGS = ("fall", "blink")
@@ -9,8 +10,8 @@ DEADLINE = 1.0
 
 
 def frame(seq, session=1, camera="door"):
-    return {"camera": camera, "session": session, "seq": seq, "captured_at": 100.0 + seq,
-            "width": 4, "height": 4, "jpeg": b"\xff\xd8"}
+    return Frame(camera=camera, session=session, seq=seq, captured_at=100.0 + seq, width=4, height=4,
+                 jpeg=b"\xff\xd8")
 
 
 def result(seq, algorithm):

@@ -20,7 +20,7 @@ from vigil.capture.daemon import CameraState
 from vigil.detectors.base import Event, EventRule, Observation
 from vigil.detectors.registry import create_rule, parse_observation
 from vigil.errors import VigilError
-from vigil.frames import check_camera_name
+from vigil.frames import Frame, check_camera_name
 from vigil.settings import Settings
 from vigil.stream.events import EventStore
 from vigil.stream.metrics import Registry
@@ -149,10 +149,10 @@ class StreamCore:
         try:
             kind = message.get("kind")
             if kind == "frame":
-                payload = message["frame"]
-                camera = check_camera_name(str(payload["camera"]))
+                frame = Frame.from_payload(message["frame"], self.settings.max_payload_bytes)
+                camera = check_camera_name(frame.camera)
                 with self._lock:
-                    self._reassembler.add_frame(payload, message.get("algorithms", ()), time.time())
+                    self._reassembler.add_frame(frame, message.get("algorithms", ()), time.time())
                 self.m_received.inc(camera=camera)
                 self._capture_stats(camera, message.get("stats") or {})
             elif kind == "status":

@@ -29,10 +29,10 @@ def annotate(
 ) -> bytes:
     """The frame's JPEG with every algorithm's overlay and a status line drawn on it."""
     try:
-        image = decode_jpeg(frame.jpeg, f"frame {frame.camera}#{frame.seq}")
+        image = decode_jpeg(frame.frame.jpeg, f"frame {frame.camera}#{frame.seq}")
     except FrameDecodeError as exc:
         log.warning("%s", exc)
-        image = np.zeros((max(frame.height, 1), max(frame.width, 1), 3), np.uint8)
+        image = np.zeros((max(frame.frame.height, 1), max(frame.frame.width, 1), 3), np.uint8)
     for algorithm in frame.expected:
         result = frame.results.get(algorithm)
         observation = observations.get(algorithm)

@@ -22,6 +22,8 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+from vigil.frames import Frame
+
 DEFAULT_OVERTAKE_GRACE = 0.25
 EARLY_RESULT_TTL = 10.0  # results whose frame never reaches us are forgotten after this
 
@@ -30,17 +32,27 @@ EARLY_RESULT_TTL = 10.0  # results whose frame never reaches us are forgotten af
 class JoinedFrame:
     """A frame with the results that arrived for it."""
 
-    camera: str
-    session: int
-    seq: int
-    captured_at: float
-    width: int
-    height: int
-    jpeg: bytes
+    frame: Frame
     expected: tuple[str, ...]
     arrived_at: float
     results: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     emitted_at: float | None = None
+
+    @property
+    def camera(self) -> str:
+        return self.frame.camera
+
+    @property
+    def session(self) -> int:
+        return self.frame.session
+
+    @property
+    def seq(self) -> int:
+        return self.frame.seq
+
+    @property
+    def captured_at(self) -> float:
+        return self.frame.captured_at
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -85,32 +97,19 @@ class Reassembler:
         self.late_by_algorithm: dict[tuple[str, str], int] = {}
         self._cameras: dict[str, _Camera] = {}
 
-    def add_frame(
-        self, payload: dict[str, Any], algorithms: Iterable[str], now: float
-    ) -> None:
-        """A frame from the feed (``payload`` as in :mod:`vigil.frames`)."""
-        camera = self._camera(payload["camera"], int(payload["session"]))
+    def add_frame(self, frame: Frame, algorithms: Iterable[str], now: float) -> None:
+        """A frame from the feed, to be joined with ``algorithms``' results."""
+        camera = self._camera(frame.camera, frame.session)
         if camera is None:
             return
-        seq = int(payload["seq"])
-        if seq <= camera.last_emitted or seq in camera.pending:
+        if frame.seq <= camera.last_emitted or frame.seq in camera.pending:
             self.counters.stale_frames += 1
             return
-        frame = JoinedFrame(
-            camera=payload["camera"],
-            session=camera.session,
-            seq=seq,
-            captured_at=float(payload["captured_at"]),
-            width=int(payload["width"]),
-            height=int(payload["height"]),
-            jpeg=payload["jpeg"],
-            expected=tuple(algorithms),
-            arrived_at=now,
-        )
-        early = camera.early.pop(seq, None)
+        joined = JoinedFrame(frame=frame, expected=tuple(algorithms), arrived_at=now)
+        early = camera.early.pop(frame.seq, None)
         if early:
-            frame.results.update({k: v for k, v in early[1].items() if k in frame.expected})
-        camera.pending[seq] = frame
+            joined.results.update({k: v for k, v in early[1].items() if k in joined.expected})
+        camera.pending[frame.seq] = joined
         self.counters.frames_in += 1
 
     def add_result(self, camera_name: str, session: int, seq: int, algorithm: str,
