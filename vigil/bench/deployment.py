@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +25,6 @@ class Target:
     broker_url: str
     result_backend: str
     work_dir: Path
-
-
-@dataclass
-class RunRecord:
-    frames: list[dict[str, Any]]
-    cpu: dict[str, float]
-    capture: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 def reset_broker(target: Target, queues: Sequence[str] = ALL_QUEUES) -> None:
@@ -112,7 +103,3 @@ def capture_stats(process: BenchProcess) -> dict[str, Any]:
             numbers = [int(part.split()[0]) for part in line.split(": ", 1)[1].split(", ")]
             return dict(zip(("captured", "sent", "dropped"), numbers))
     return {"captured": 0, "sent": 0, "dropped": 0}
-
-
-def frames_json(frames: list[dict[str, Any]]) -> str:
-    return json.dumps(frames)

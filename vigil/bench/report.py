@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from vigil.stats import median_and_spread
+
 
 def fmt(value: Any, digits: int = 1) -> str:
     if isinstance(value, float):
@@ -17,15 +19,13 @@ def fmt(value: Any, digits: int = 1) -> str:
 
 def spread(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
     """'median (min-max)' of repeated measurements."""
-    import statistics
-
     data = [v * scale for v in values if v is not None and not math.isnan(v)]
     if not data:
         return "-"
-    median = statistics.median(data)
+    median, low, high = median_and_spread(data)
     if len(data) == 1:
         return fmt(median, digits)
-    return f"{fmt(median, digits)} ({fmt(min(data), digits)}-{fmt(max(data), digits)})"
+    return f"{fmt(median, digits)} ({fmt(low, digits)}-{fmt(high, digits)})"
 
 
 def text_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
