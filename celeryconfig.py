@@ -1,67 +1,26 @@
-"""Celery's configuration, by Celery's own setting names, derived from Vigil's Settings.
+"""Your Celery settings for Vigil's workers: override Celery's defaults here.
 
-``vigil.app`` calls :func:`build`. The reasons behind the choices:
+Vigil's own Celery configuration lives in the package (``vigil/celery_config.py``) and
+is derived from Vigil's settings (``vigil settings``). ``celery -A vigil`` works
+without this file. When a module named ``celeryconfig`` is importable (``celery``
+puts the directory it starts in on the import path), its lowercase settings are
+applied on top, by Celery's own names:
+https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
-- msgpack carries the JPEG as binary (JSON would base64 it: +34 % bytes, ~1 ms);
-  msgpack and JSON are the only formats accepted: no payload can execute code when decoded.
-- Each algorithm queue is bounded with drop-head and a TTL (``vigil/queues.py``). Only
-  *ready* messages count toward ``x-max-length``, so a worker must not hoard frames:
-  prefetch one per process and acknowledge after the task (``task_acks_late``).
-- Frames are transient (``delivery_mode`` 1): a stale frame is worth nothing after a
-  broker restart, and persisting 70 KB frames would cost disk I/O on every message.
-- ``task_create_missing_queues = False``: a typo in ``-Q`` fails loudly.
-- ``result_expires`` is short so Redis memory stays bounded (~400 bytes a result).
+Not overridable, because Vigil depends on them: the serializers and accepted content
+(msgpack and JSON only: no payload may execute code when decoded), the queues and
+routes (from ``VIGIL_ALGORITHMS`` and the queue settings), ``task_create_missing_queues``,
+and the broker and backend URLs (``VIGIL_BROKER_URL``, ``VIGIL_RESULT_BACKEND``).
+An unknown name is refused, so a typo cannot go unnoticed.
+
+Copy this file next to where you start your workers and uncomment what you need, e.g.:
 """
 
-from __future__ import annotations
+# Restart a worker process after this many tasks (bounds slow memory growth in long runs).
+# worker_max_tasks_per_child = 100_000
 
-from typing import Any
+# Stop a task that runs longer than this many seconds (a detector stuck on a frame).
+# task_time_limit = 10
 
-from vigil.queues import algorithm_queues, task_routes
-from vigil.settings import Settings
-
-
-def build(settings: Settings) -> dict[str, Any]:
-    """Celery settings for ``settings``."""
-    queues = algorithm_queues(settings)
-    in_memory = settings.broker_url.startswith("memory://")
-    return {
-        "broker_url": settings.broker_url,
-        "result_backend": settings.result_backend,
-        "task_serializer": "msgpack",
-        "result_serializer": "json",
-        "accept_content": ["msgpack", "json"],
-        "result_accept_content": ["json", "msgpack"],
-        "event_serializer": "json",
-        "task_queues": queues,
-        "task_default_queue": queues[0].name,
-        "task_default_exchange": queues[0].exchange.name,
-        "task_default_exchange_type": "direct",
-        "task_default_routing_key": queues[0].routing_key,
-        "task_routes": task_routes(settings),
-        "task_create_missing_queues": False,
-        "task_default_delivery_mode": "transient",
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": False,
-        "worker_prefetch_multiplier": 1,
-        "task_ignore_result": False,
-        "task_store_errors_even_if_ignored": True,
-        "result_expires": settings.result_expires,
-        "result_extended": False,
-        "worker_send_task_events": settings.task_events,
-        "task_send_sent_event": False,
-        "worker_hijack_root_logger": False,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "broker_connection_retry_on_startup": True,
-        "broker_connection_timeout": 2.0,
-        "broker_heartbeat": 30,
-        "redis_socket_connect_timeout": 2.0,
-        "redis_socket_timeout": 5.0,
-        "redis_retry_on_timeout": True,
-        "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
-        "worker_enable_remote_control": not in_memory,
-        # kombu's in-memory transport polls; its default 1 s interval caps it at ~4 tasks/s.
-        "broker_transport_options": {"polling_interval": 0.002} if in_memory else {},
-        "timezone": "UTC",
-        "enable_utc": True,
-    }
+# Broker connection heartbeat, in seconds.
+# broker_heartbeat = 30

@@ -23,3 +23,26 @@ def read_mjpeg_parts(stream: BinaryIO) -> Iterator[tuple[dict[str, str], bytes]]
             headers[name] = value
         body = stream.read(int(headers["Content-Length"]))
         yield headers, body
+
+
+def jpeg_bytes(width: int = 32, height: int = 24, value: int = 128) -> bytes:
+    """A real, decodable JPEG of a flat grey image."""
+    import cv2
+    import numpy as np
+
+    return cv2.imencode(".jpg", np.full((height, width, 3), value, np.uint8))[1].tobytes()
+
+
+def frame_payload(seq: int, camera: str = "door", session: int = 1, **changes: object) -> dict[str, object]:
+    """A valid frame payload as the capture daemon sends it."""
+    payload: dict[str, object] = {"camera": camera, "session": session, "seq": seq, "captured_at": 1000.0 + seq,
+                                  "width": 32, "height": 24, "jpeg": jpeg_bytes()}
+    payload.update(changes)
+    return payload
+
+
+def feed_frame(seq: int, algorithms: tuple[str, ...] = ("blink",), camera: str = "door",
+               session: int = 1, **stats: object) -> dict[str, object]:
+    """A feed message for one frame, as streamers receive it."""
+    return {"kind": "frame", "frame": frame_payload(seq, camera, session), "algorithms": list(algorithms),
+            "stats": {"camera": camera, "state": "streaming", "captured": seq + 1, "sent": seq + 1, **stats}}

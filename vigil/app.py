@@ -1,7 +1,11 @@
 """The Celery app: what ``celery -A vigil worker -Q fall,emotion,pose,blink`` finds.
 
-``create_app`` builds an app from a :class:`~vigil.settings.Settings`; the module-level
-``app`` uses the settings from the environment (``VIGIL_*``), for workers and Flower.
+``create_app`` builds an app from a :class:`~vigil.settings.Settings` (Celery settings
+from :mod:`vigil.celery_config`, then the user's ``celeryconfig`` overrides); the
+module-level ``app`` uses the settings from the environment (``VIGIL_*``), for
+workers and Flower. Worker signals here make a worker explain itself: a typo in
+``-Q`` names the valid queues, a queue declared with other arguments names the fix,
+and a line says when the worker is ready and what it consumes.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from typing import Any
 
 from celery import Celery, signals
 
-import celeryconfig
-from vigil.detectors.registry import get_spec
+from vigil.celery_config import build, user_overrides
+from vigil.detectors.registry import get_spec, unknown_algorithm_message
 from vigil.errors import QueueMismatchError
 from vigil.logs import configure_logging
 from vigil.queues import declare_queues
@@ -30,12 +34,14 @@ def create_app(settings: Settings | None = None, *, main: str = "vigil") -> Cele
 
     Raises:
         UnknownDetectorError: a configured algorithm is not registered.
+        ConfigError: the user's ``celeryconfig`` is broken or overrides what it must not.
     """
     settings = settings or Settings.load()
     for algorithm in settings.algorithms:
         get_spec(algorithm)
     app = Celery(main, set_as_current=False)
-    app.conf.update(celeryconfig.build(settings))
+    app.conf.update(build(settings))
+    app.conf.update(user_overrides())
     app.vigil_settings = settings  # type: ignore[attr-defined]
     register_detection_tasks(app, settings)
     return app
@@ -45,6 +51,33 @@ def create_app(settings: Settings | None = None, *, main: str = "vigil") -> Cele
 def _use_vigil_logging(loglevel: Any = None, **_: Any) -> None:
     # Connecting this signal stops Celery from installing its own handlers.
     configure_logging(loglevel or "INFO")
+
+
+@signals.celeryd_init.connect
+def _check_queue_names(sender: Any = None, instance: Any = None, options: Any = None, **_: Any) -> None:
+    """A typo in ``-Q`` names Vigil's queues (Celery would suggest creating missing queues)."""
+    worker_app: Any = getattr(instance, "app", None)
+    if getattr(worker_app, "vigil_settings", None) is None:
+        return
+    known = tuple(worker_app.amqp.queues)
+    asked = options.get("queues") if options else None
+    names = asked.split(",") if isinstance(asked, str) else list(asked or ())
+    for name in (n.strip() for n in names):
+        if name and name not in known:
+            log.error("cannot start the worker: %s Run e.g. `celery -A vigil worker -Q %s`.",
+                      unknown_algorithm_message(name, known).replace("algorithm", "queue"), ",".join(known))
+            sys.stderr.flush()
+            raise SystemExit(EX_CONFIG)
+
+
+@signals.worker_ready.connect
+def _say_ready(sender: Any = None, **_: Any) -> None:
+    worker_app: Any = getattr(sender, "app", None)
+    if getattr(worker_app, "vigil_settings", None) is None:
+        return
+    queues = ", ".join(sorted(worker_app.amqp.queues.consume_from))
+    log.info("vigil worker %s ready: consuming %s from %s", getattr(sender, "hostname", "?"), queues,
+             worker_app.connection_for_read().as_uri())
 
 
 @signals.worker_init.connect

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from vigil.errors import CaptureError, ConfigError, QueueMismatchError, VigilError
+from vigil.errors import BrokerUnavailableError, CaptureError, ConfigError, QueueMismatchError, VigilError
 from vigil.logs import configure_logging
 from vigil.settings import Settings, describe_settings
 
@@ -172,6 +172,8 @@ def capture(ctx: click.Context, camera: str, source: str, algorithms: str | None
     except (CaptureError, QueueMismatchError, ConfigError) as exc:
         _fail(exc)
     click.echo(f"camera {camera}: {stats.captured} captured, {stats.sent} sent, {stats.dropped} dropped", err=True)
+    if stats.captured and not stats.sent and daemon.broker_error:
+        _fail(BrokerUnavailableError(f"no frame was sent: the broker was never reachable ({daemon.broker_error})"))
 
 
 @main.command(epilog="""\b
@@ -337,10 +339,10 @@ run: point it at a test broker and Redis db, never at production.
               help="Frames through the naive design (about 0.5 s each).")
 @click.option("--slots", default="1,2,4,8", show_default=True, help="Worker slots for the scale-out scenario.")
 @click.option("--no-real-detectors", is_flag=True, help="Live scenario with the null detector only.")
-@click.option("--broker-url", envvar="VIGIL_BENCH_BROKER_URL", default="amqp://guest:guest@127.0.0.1:5672//",
-              show_default=True)
-@click.option("--result-backend", envvar="VIGIL_BENCH_RESULT_BACKEND", default="redis://127.0.0.1:6379/14",
-              show_default=True, help="Redis db for results (flushed!).")
+@click.option("--broker-url", default="amqp://guest:guest@127.0.0.1:5672//", show_default=True,
+              help="RabbitMQ to benchmark on (its fall/emotion/pose/blink queues are deleted!).")
+@click.option("--result-backend", default="redis://127.0.0.1:6379/14", show_default=True,
+              help="Redis db for results (flushed!).")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), help="Where process logs go.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write all numbers as JSON.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),

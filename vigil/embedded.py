@@ -8,6 +8,7 @@ distributed mode. When every source has ended, the pipeline drains and a report
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from vigil.app import create_app
-from vigil.capture.daemon import CaptureDaemon, CaptureStats
+from vigil.capture.daemon import CaptureDaemon
 from vigil.capture.dispatch import FrameDispatcher
+from vigil.messages import CaptureStats
 from vigil.settings import Settings
 from vigil.stats import summarize
 from vigil.stream.core import StreamCore
@@ -131,7 +133,7 @@ def _drain(core: StreamCore, timeout: float, stop: threading.Event) -> None:
 def build_report(core: StreamCore, recorder: MemoryRecorder, capture: list[CaptureStats], elapsed: float,
                  settings: Settings) -> dict[str, Any]:
     frames = recorder.frames
-    counters = core.counters()
+    counters = dataclasses.asdict(core.counters())
     algorithms: dict[str, dict[str, list[float]]] = {}
     for frame in frames:
         for name, result in frame["results"].items():
@@ -154,7 +156,7 @@ def build_report(core: StreamCore, recorder: MemoryRecorder, capture: list[Captu
         },
         "frames_emitted": counters["emitted_complete"] + counters["emitted_incomplete"],
         "frames_complete": counters["emitted_complete"],
-        "event_count": core.event_count,
+        "event_count": core.events.count,
         "events": recorder.events,
         "frames": frames,
     }

@@ -3,6 +3,7 @@
     VigilError
      ├── ConfigError            a bad setting, option or environment variable
      │    └── QueueMismatchError   a broker queue exists with other arguments (AMQP 406)
+     ├── MessageError           a feed message, task id or detection result that is malformed
      ├── FrameError             a frame that cannot travel or be read
      │    ├── FrameTooLargeError   the encoded payload is over the configured maximum
      │    └── FrameDecodeError     corrupt JPEG or malformed payload
@@ -25,6 +26,10 @@ class ConfigError(VigilError):
 
 class QueueMismatchError(ConfigError):
     """A queue already exists on the broker with different arguments."""
+
+
+class MessageError(VigilError):
+    """A cross-process message (feed message, detection result) is malformed."""
 
 
 class FrameError(VigilError):

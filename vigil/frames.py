@@ -21,7 +21,7 @@ import numpy as np
 
 from vigil.errors import ConfigError, FrameDecodeError, FrameTooLargeError
 
-CAMERA_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+CAMERA_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _JPEG_MAGIC = b"\xff\xd8"
 
 
@@ -31,7 +31,7 @@ def check_camera_name(name: str) -> str:
     Raises:
         ConfigError: not 1-64 letters, digits, ``-`` or ``_`` starting with a letter or digit.
     """
-    if not CAMERA_NAME_PATTERN.match(name or ""):
+    if not CAMERA_NAME_PATTERN.fullmatch(name or ""):  # fullmatch: "$" would accept a trailing newline
         raise ConfigError(
             f"bad camera name {name!r}: use 1-64 letters, digits, '-' or '_', starting with a letter or digit"
         )

@@ -11,8 +11,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import queue as queue_module
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from kombu import Connection, Exchange, Queue
 
@@ -115,5 +118,54 @@ def declare_queues(connection: Connection, queues: Iterable[Queue], settings: Se
         finally:
             try:
                 channel.close()
-            except Exception:  # the broker already closed it after the 406
-                pass
+            except connection.channel_errors + connection.connection_errors:
+                pass  # the broker already closed it after the 406
+
+
+def drop_head_in_memory(channel: Any, queue: str, max_length: int) -> int:
+    """Give a kombu ``memory://`` queue RabbitMQ's ``x-max-length`` + ``drop-head`` bound.
+
+    Returns how many messages were dropped. kombu's in-memory channel has no public
+    size or bound, so this is the one place Vigil uses its private ``_size`` and
+    ``_get`` (tested in ``tests/unit/test_routing.py`` against the kombu we install).
+    """
+    dropped = 0
+    while channel._size(queue) >= max_length:
+        try:
+            channel._get(queue)  # the oldest goes first, as with x-overflow: drop-head
+        except queue_module.Empty:
+            break
+        dropped += 1
+    return dropped
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueDepth:
+    """Ready messages and consumers of one queue, as the broker reports them."""
+
+    messages: int
+    consumers: int
+
+
+def queue_depths(connection: Connection, names: Iterable[str]) -> dict[str, QueueDepth]:
+    """Ask the broker how deep each queue is and how many consume it (a passive declare).
+
+    No management plugin needed: ``queue.declare`` with ``passive`` returns both counts
+    and creates nothing. A queue that does not exist yet is left out.
+    """
+    from amqp.exceptions import NotFound
+
+    depths: dict[str, QueueDepth] = {}
+    for name in names:
+        channel = connection.channel()  # a 404 closes the channel, so each queue gets its own
+        try:
+            _, messages, consumers = channel.queue_declare(queue=name, passive=True)
+            depths[name] = QueueDepth(int(messages), int(consumers))
+        except NotFound:
+            continue
+        finally:
+            try:
+                channel.close()
+            except connection.channel_errors + connection.connection_errors:
+                pass  # already closed by the broker after a 404
+    return depths

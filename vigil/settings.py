@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vigil.detectors.registry import BUILTIN
 from vigil.errors import ConfigError
 
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_RESULT_BACKEND = "redis://127.0.0.1:6379/0"
-DEFAULT_ALGORITHMS = ("fall", "emotion", "pose", "blink")
+DEFAULT_ALGORITHMS = tuple(BUILTIN)  # the built-in detectors, in the registry's order
 DEFAULT_JPEG_QUALITY = 80
 DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 DEFAULT_QUEUE_MAX_LENGTH = 4

@@ -8,8 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from vigil.capture.daemon import CameraState, CaptureDaemon, is_live_spec
+from vigil.capture.daemon import CaptureDaemon
+from vigil.capture.sources import is_live
 from vigil.errors import BrokerUnavailableError, CaptureError
+from vigil.messages import CameraState
 from vigil.settings import Settings
 
 SETTINGS = Settings.load(environ={"VIGIL_FRAME_WIDTH": "32"})
@@ -55,7 +57,7 @@ class Recorder:
         self.sent.append(frame.seq)
 
     def send_status(self, camera, session, stats) -> None:
-        self.statuses.append(dict(stats))
+        self.statuses.append(stats.to_dict())
 
     def close(self) -> None:
         self.closed = True
@@ -143,4 +145,4 @@ def test_stop_event_ends_a_looping_capture():
 @pytest.mark.parametrize("spec, live", [("0", True), ("rtsp://cam/s", True), ("HTTP://cam/mjpg", True),
                                         ("clip.mp4", False), ("synthetic", False)])
 def test_which_sources_are_live(spec, live):
-    assert is_live_spec(spec) is live
+    assert is_live(spec) is live

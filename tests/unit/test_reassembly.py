@@ -3,6 +3,7 @@
 import pytest
 
 from vigil.frames import Frame
+from vigil.messages import DetectionResult
 from vigil.stream.reassembly import Reassembler
 
 ALGS = ("fall", "blink")
@@ -15,7 +16,8 @@ def frame(seq, session=1, camera="door"):
 
 
 def result(seq, algorithm):
-    return {"seq": seq, "algorithm": algorithm, "status": "ok", "observation": {"seq": seq}}
+    return DetectionResult(camera="door", session=1, seq=seq, algorithm=algorithm, status="ok",
+                           observation={"seq": seq})
 
 
 def play(steps, deadline=DEADLINE):
@@ -36,7 +38,7 @@ def play(steps, deadline=DEADLINE):
         else:
             for joined in reassembler.pop_ready(args[0]):
                 emitted.append((joined.seq, joined.complete,
-                                {name: r["observation"]["seq"] for name, r in joined.results.items()}))
+                                {name: r.observation["seq"] for name, r in joined.results.items()}))
     return emitted, reassembler.counters
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-import celeryconfig
 from vigil.app import create_app
+from vigil.celery_config import build
 from vigil.errors import UnknownDetectorError
 from vigil.queues import mismatch_message, task_name
 from vigil.settings import Settings
@@ -15,7 +15,7 @@ def settings():
 
 
 def test_each_algorithm_has_its_task_routed_to_its_queue(settings):
-    config = celeryconfig.build(settings)
+    config = build(settings)
     for algorithm in settings.algorithms:
         route = config["task_routes"][task_name(algorithm)]
         assert route["queue"] == algorithm and route["routing_key"] == algorithm
@@ -24,12 +24,12 @@ def test_each_algorithm_has_its_task_routed_to_its_queue(settings):
 
 
 def test_queues_are_bounded_drop_head_with_ttl(settings):
-    for queue in celeryconfig.build(settings)["task_queues"]:
+    for queue in build(settings)["task_queues"]:
         assert queue.queue_arguments == {"x-max-length": 3, "x-overflow": "drop-head", "x-message-ttl": 1500}
 
 
 def test_pickle_is_never_accepted_and_frames_are_transient(settings):
-    config = celeryconfig.build(settings)
+    config = build(settings)
     assert config["task_serializer"] == "msgpack"
     assert "pickle" not in config["accept_content"] and "pickle" not in config["result_accept_content"]
     assert config["task_default_delivery_mode"] == "transient"

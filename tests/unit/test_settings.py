@@ -59,10 +59,22 @@ def test_algorithms_parse_and_deduplicate():
     assert settings.algorithms == ("pose", "fall")
 
 
-def test_every_setting_is_documented():
-    rows = describe_settings()
-    assert {row[0] for row in rows} == set(Settings.__dataclass_fields__)
-    assert all(row[1].startswith("VIGIL_") and row[3] for row in rows)
+def test_vigil_settings_shows_every_setting_with_its_current_value():
+    from click.testing import CliRunner
+
+    from vigil.cli import main
+
+    # Given one setting from the environment
+    result = CliRunner().invoke(main, ["settings"], env={"VIGIL_QUEUE_MAX_LENGTH": "7"})
+    assert result.exit_code == 0, result.output
+    # Then every variable is listed with a description and its current value
+    blocks = {}
+    for block in result.output.strip().split("\nVIGIL_"):
+        name, doc, values = block.removeprefix("VIGIL_").splitlines()
+        blocks["VIGIL_" + name] = (doc.strip(), values)
+    assert set(blocks) == {env for _, env, _, _ in describe_settings()}
+    assert all(doc for doc, _ in blocks.values())
+    assert blocks["VIGIL_QUEUE_MAX_LENGTH"][1].strip() == "default: '4'   current: 7"
 
 
 def test_readme_documents_every_setting():

@@ -5,7 +5,6 @@ import time
 import numpy as np
 import pytest
 
-from vigil.capture.dispatch import parse_task_id, task_id_for
 from vigil.detectors.synthetic import parse_override
 from vigil.errors import ConfigError
 from vigil.frames import encode_frame
@@ -24,10 +23,10 @@ def payload(**overrides):
 
 def test_ok_result_has_observation_and_timings():
     result = detect_frame(payload(), "fall", max_bytes=1 << 20, override="null")
-    assert result["status"] == "ok" and result["error"] is None
-    assert (result["camera"], result["seq"], result["algorithm"], result["detector"]) == ("door", 9, "fall", "null")
-    assert set(result["timings"]) >= {"queue_wait", "decode", "detect"}
-    assert result["observation"]["mean"] > 0
+    assert result.status == "ok" and result.error is None
+    assert (result.camera, result.seq, result.algorithm, result.detector) == ("door", 9, "fall", "null")
+    assert set(result.timings) >= {"queue_wait", "decode", "detect"}
+    assert result.observation["mean"] > 0
 
 
 @pytest.mark.parametrize(
@@ -40,20 +39,14 @@ def test_ok_result_has_observation_and_timings():
 )
 def test_bad_frames_become_error_results(bad, message):
     result = detect_frame(payload(**bad), "fall", max_bytes=1 << 20, override="null")
-    assert result["status"] == "error" and message in result["error"]
-    assert result["camera"] == "door"
+    assert result.status == "error" and message in result.error
+    assert result.camera == "door"
 
 
 def test_unknown_algorithm_is_an_error_result_naming_the_known_ones():
     result = detect_frame(payload(), "fal", max_bytes=1 << 20)
-    assert result["status"] == "error"
-    assert "unknown algorithm 'fal'" in result["error"] and "Did you mean 'fall'" in result["error"]
-
-
-def test_task_ids_round_trip():
-    task_id = task_id_for("door-2", 1700, 42, "blink")
-    assert parse_task_id(task_id) == ("door-2", 1700, 42, "blink")
-    assert parse_task_id("0b1c-uuid") is None
+    assert result.status == "error"
+    assert "unknown algorithm 'fal'" in result.error and "Did you mean 'fall'" in result.error
 
 
 @pytest.mark.parametrize("value, expected", [("null", ("null", 0.0)), ("busy:50", ("busy", 50.0)),

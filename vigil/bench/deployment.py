@@ -13,9 +13,10 @@ import redis
 from kombu import Connection
 
 from vigil.bench.processes import BenchProcess, bench_env, celery_command, vigil_command
+from vigil.detectors.registry import BUILTIN
 from vigil.stream.recorder import read_json_lines
 
-ALL_QUEUES = ("fall", "emotion", "pose", "blink")
+ALL_QUEUES = tuple(BUILTIN)
 
 
 @dataclass
@@ -53,7 +54,7 @@ def pipeline(
     log_dir.mkdir(parents=True, exist_ok=True)
     env = bench_env(target.broker_url, target.result_backend, detector_override=override, **(settings or {}))
     processes: dict[str, BenchProcess] = {}
-    record = log_dir / "stream.jsonl"
+    record = record_path(target, name)
     record.unlink(missing_ok=True)
     try:
         processes["worker"] = BenchProcess(
@@ -67,7 +68,6 @@ def pipeline(
             "streamer", vigil_command("stream", "--port", "0", "--record", str(record)), env, log_dir
         )
         processes["streamer"].wait_for("serving on", 30)
-        env["VIGIL_BENCH_RECORD"] = str(record)
         yield env, processes
     finally:
         for process in processes.values():
@@ -76,7 +76,6 @@ def pipeline(
 
 def start_captures(env: dict[str, str], log_dir: Path, cameras: int, source: str, algorithms: Sequence[str],
                    extra: Sequence[str]) -> list[BenchProcess]:
-    env = {k: v for k, v in env.items() if k != "VIGIL_BENCH_RECORD"}
     return [
         BenchProcess(
             f"capture-{index}",
@@ -88,10 +87,15 @@ def start_captures(env: dict[str, str], log_dir: Path, cameras: int, source: str
     ]
 
 
-def finish(env: dict[str, str], settle: float) -> list[dict[str, Any]]:
+def record_path(target: Target, name: str) -> Path:
+    """Where the streamer of run ``name`` records every joined frame."""
+    return target.work_dir / name / "stream.jsonl"
+
+
+def finish(record: Path, settle: float) -> list[dict[str, Any]]:
     """Wait for the streamer to emit what is in flight, then read its record."""
     time.sleep(settle)
-    frames, _ = read_json_lines(Path(env["VIGIL_BENCH_RECORD"]))
+    frames, _ = read_json_lines(record)
     return frames
 
 

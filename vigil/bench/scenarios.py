@@ -21,15 +21,25 @@ import msgpack
 import numpy as np
 
 from vigil.bench import naive
-from vigil.bench.deployment import Target, capture_stats, finish, pipeline, reset_broker, start_captures
+from vigil.bench.deployment import (
+    Target,
+    capture_stats,
+    finish,
+    pipeline,
+    record_path,
+    reset_broker,
+    start_captures,
+)
 from vigil.bench.processes import BenchProcess, bench_env, celery_command, python_command
 from vigil.bench.report import spread
 from vigil.capture.sources import open_source
+from vigil.detectors.registry import BUILTIN
 from vigil.frames import Frame, decode_frame, encode_frame
+from vigil.messages import DetectionResult, TaskRef, task_id
 from vigil.stats import summarize
 
 Table = tuple[str, list[str], list[list[Any]]]
-ALL = ("fall", "emotion", "pose", "blink")
+ALL = tuple(BUILTIN)
 NULL_DETECT_TIMEOUT = 300
 
 
@@ -137,7 +147,7 @@ def vigil_throughput(options: Options, rep: int, pool: str, concurrency: int) ->
             process.mark()
         started = time.time()
         capture.wait(NULL_DETECT_TIMEOUT)
-        frames = _wait_for_frames(env, stats_total=options.throughput_frames, timeout=120)
+        frames = _wait_for_frames(record_path(options.target, name), stats_total=options.throughput_frames, timeout=120)
         seconds = max(f["emitted_at"] for f in frames) - started if frames else time.time() - started
         cpu = {key: process.cpu_share(seconds) for key, process in processes.items()}
     stats = capture_stats(capture)
@@ -146,12 +156,12 @@ def vigil_throughput(options: Options, rep: int, pool: str, concurrency: int) ->
             "capture": stats, "cpu": cpu, "latency": summarize(f["latency"] for f in frames if f["complete"])}
 
 
-def _wait_for_frames(env: dict[str, str], stats_total: int, timeout: float) -> list[dict[str, Any]]:
+def _wait_for_frames(record: Path, stats_total: int, timeout: float) -> list[dict[str, Any]]:
     """The streamer's frames once all arrived or none came for two seconds."""
     deadline = time.time() + timeout
-    frames = finish(env, 0.5)
+    frames = finish(record, 0.5)
     while len(frames) < stats_total and time.time() < deadline:
-        newer = finish(env, 2.0)
+        newer = finish(record, 2.0)
         if len(newer) == len(frames):
             break
         frames = newer
@@ -232,7 +242,8 @@ def _live_run(options: Options, config: LiveConfig, cameras: int, rep: int) -> d
         cpu["captures"] = sum(c.cpu_share(window_end - window_start) for c in captures)
         for capture in captures:
             capture.stop()
-        frames = [f for f in finish(env, 3.0) if window_start <= f["captured_at"] <= window_end]
+        recorded = finish(record_path(options.target, name), 3.0)
+        frames = [f for f in recorded if window_start <= f["captured_at"] <= window_end]
     capture_dropped = sum(capture_stats(c)["dropped"] for c in captures)
     results = [r for f in frames for r in f["results"].values() if r.get("timings")]
     return {
@@ -306,7 +317,7 @@ def _overload_vigil(options: Options, rep: int) -> dict[str, Any]:
         started = time.time()
         time.sleep(options.duration)
         capture.stop()
-        frames = [f for f in finish(env, 3.0) if f["captured_at"] >= started]
+        frames = [f for f in finish(record_path(options.target, name), 3.0) if f["captured_at"] >= started]
     done = [(f["captured_at"], f["latency"]) for f in frames if f["complete"]]
     stats = capture_stats(capture)
     return {"latency": summarize(latency for _, latency in done), "windows": _by_window(done, started),
@@ -329,8 +340,9 @@ def _overload_unbounded(options: Options, rep: int) -> dict[str, Any]:
     received: dict[int, tuple[float, float]] = {}
     stop = threading.Event()
 
-    def on_result(camera: str, session: int, seq: int, algorithm: str, result: dict[str, Any]) -> None:
-        received[seq] = (float(result["captured_at"]), time.time() - float(result["captured_at"]))
+    def on_result(ref: TaskRef, result: DetectionResult) -> None:
+        captured_at = result.captured_at or 0.0
+        received[ref.seq] = (captured_at, time.time() - captured_at)
 
     listener = RedisResultListener(target.result_backend, on_result)
     thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
@@ -346,7 +358,7 @@ def _overload_unbounded(options: Options, rep: int) -> dict[str, Any]:
             while time.time() - started < options.duration:
                 frame = encode_frame(image, camera="over", session=1, seq=seq, captured_at=time.time(), quality=80,
                                      max_bytes=8 << 20)
-                app.send_task(TASK_NAME, args=(frame.to_payload(),), task_id=f"vigil.over.1.{seq}.fall",
+                app.send_task(TASK_NAME, args=(frame.to_payload(),), task_id=task_id("over", 1, seq, "fall"),
                               queue=UNBOUNDED_QUEUE, producer=producer)
                 seq += 1
                 time.sleep(max(0.0, started + seq / 30 - time.time()))
@@ -419,7 +431,7 @@ def _scale_run(options: Options, slots: int, rep: int) -> dict[str, Any]:
         window_end = time.time()
         cpu = procs["worker"].cpu_share(window_end - window_start)
         capture.stop()
-        frames = finish(env, 2.0)
+        frames = finish(record_path(options.target, name), 2.0)
     done = [f for f in frames if f["complete"] and window_start <= f["captured_at"] <= window_end]
     rate_measured = len(done) / (window_end - window_start)
     return {"tasks_per_s": rate_measured, "efficiency": rate_measured / (slots * 20.0), "worker_cpu": cpu,

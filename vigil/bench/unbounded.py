@@ -37,4 +37,5 @@ app.conf.update(
 
 @app.task(name=TASK_NAME, shared=False)
 def detect(payload: dict[str, Any]) -> dict[str, Any]:
-    return detect_frame(payload, "fall", max_bytes=settings.max_payload_bytes, override=settings.detector_override)
+    result = detect_frame(payload, "fall", max_bytes=settings.max_payload_bytes, override=settings.detector_override)
+    return result.to_dict()

@@ -11,18 +11,19 @@ With ``fast`` (benchmarks) the reader waits for the mailbox instead of dropping.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vigil.backoff import Backoff
 from vigil.capture.dispatch import FrameDispatcher
-from vigil.capture.sources import NETWORK_SCHEMES, VideoSource, open_source
+from vigil.capture.sources import VideoSource, is_live, open_source
 from vigil.errors import BrokerUnavailableError, CaptureError, FrameError, QueueMismatchError
 from vigil.frames import Frame, check_camera_name, encode_frame
 from vigil.logs import RateLimitedLog
+from vigil.messages import CameraState, CaptureStats
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,41 +31,6 @@ log = logging.getLogger(__name__)
 BACKOFF_INITIAL = 0.5
 BACKOFF_MAX = 30.0
 STATUS_INTERVAL = 1.0
-
-
-class CameraState:
-    """What the daemon is doing with its source (exported as a metric)."""
-
-    CONNECTING = "connecting"
-    STREAMING = "streaming"
-    RECONNECTING = "reconnecting"
-    ENDED = "ended"
-    FAILED = "failed"
-    STOPPED = "stopped"
-
-    ALL = (CONNECTING, STREAMING, RECONNECTING, ENDED, FAILED, STOPPED)
-
-
-@dataclasses.dataclass
-class CaptureStats:
-    """Counters of one camera, sent to the streamers with every frame and status."""
-
-    camera: str
-    state: str = CameraState.CONNECTING
-    captured: int = 0
-    sent: int = 0
-    dropped: int = 0
-    reconnects: int = 0
-    source: str = ""
-    error: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def is_live_spec(spec: str) -> bool:
-    """A webcam or a network stream (worth reopening) rather than a file or synthetic scene."""
-    return spec.strip().isdigit() or spec.strip().lower().startswith(NETWORK_SCHEMES)
 
 
 class CaptureDaemon:
@@ -117,6 +83,7 @@ class CaptureDaemon:
         self._reading_done = False
         self._drop_log = RateLimitedLog(log)
         self.fatal_error: Exception | None = None
+        self.broker_error: str = ""  # the last reason a frame could not be sent
 
     # -- the reader -------------------------------------------------------------------
 
@@ -170,8 +137,8 @@ class CaptureDaemon:
                 return
 
     def _open(self, stop: threading.Event) -> VideoSource | None:
-        live = is_live_spec(self.source_spec)
-        delay, failing_since = BACKOFF_INITIAL, time.monotonic()
+        live = is_live(self.source_spec)
+        backoff, failing_since = Backoff(base=BACKOFF_INITIAL, cap=BACKOFF_MAX), time.monotonic()
         while not stop.is_set():
             try:
                 source = self.opener(self.source_spec)
@@ -183,17 +150,24 @@ class CaptureDaemon:
                     raise CaptureError(
                         f"camera {self.camera}: gave up after {waited:.0f} s: {exc}"
                     ) from exc
+                delay = backoff.next()
                 self._set_state(CameraState.RECONNECTING, str(exc))
                 log.warning("camera %s unavailable: %s; retrying in %.1f s", self.camera, exc, delay)
                 self._send_status()
                 stop.wait(delay)
-                delay = min(delay * 2, BACKOFF_MAX)
                 continue
             self.stats.source = source.description
             self._set_state(CameraState.STREAMING)
-            log.info("camera %s: streaming from %s (%s fps)", self.camera, source.description, source.fps or "?")
+            log.info("camera %s: streaming from %s (%s)", self.camera, source.description, self._rate(source))
             return source
         return None
+
+    def _rate(self, source: VideoSource) -> str:
+        """The rate frames are sent at, and the source's own when it differs."""
+        native = f"{source.fps:g} fps" if source.fps else "unknown fps"
+        if self.fps is None:
+            return f"every frame, source at {native}"
+        return f"sampling {self.fps:g} fps, source at {native}"
 
     def _play(self, source: VideoSource, stop: threading.Event) -> bool:
         """Read ``source`` until it ends (True) or we are told to stop (False)."""
@@ -273,12 +247,13 @@ class CaptureDaemon:
 
     def _send(self, frame: Frame, stop: threading.Event) -> None:
         try:
-            self.dispatcher.send(frame, self.algorithms, self.stats.to_dict())
+            self.dispatcher.send(frame, self.algorithms, self.stats)
         except QueueMismatchError as exc:
             log.error("camera %s: %s", self.camera, exc)
             self.fatal_error = exc
             stop.set()
         except BrokerUnavailableError as exc:
+            self.broker_error = str(exc)
             self.stats.dropped += 1
             self._drop_log.warning(
                 "camera %s: frame %d dropped: %s (%d dropped so far)",
@@ -289,7 +264,7 @@ class CaptureDaemon:
 
     def _send_status(self) -> None:
         try:
-            self.dispatcher.send_status(self.camera, self.session, self.stats.to_dict())
+            self.dispatcher.send_status(self.camera, self.session, self.stats)
         except (BrokerUnavailableError, QueueMismatchError):
             pass  # the frame path reports broker trouble; status is best effort
 

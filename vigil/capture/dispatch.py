@@ -3,7 +3,9 @@
 The dispatcher owns one broker connection (kombu connections are not thread-safe) and
 never retries a frame: when the broker is down a send fails at once, the frame is
 dropped and counted by the caller, and the connection is rebuilt after a short,
-growing pause. Frames are live data; a late frame is worth less than the next one.
+growing, jittered pause. Frames are live data; a late frame is worth less than the
+next one. Only the connection errors of the broker's transport mean "broker
+unavailable"; anything else is a bug and surfaces as one.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Celery
 from kombu import Connection
+from kombu.exceptions import OperationalError
 
+from vigil.backoff import Backoff
 from vigil.errors import BrokerUnavailableError, QueueMismatchError
 from vigil.frames import Frame
-from vigil.queues import FRAMES_EXCHANGE, declare_queues, task_name
+from vigil.messages import CaptureStats, frame_message, status_message, task_id
+from vigil.queues import FRAMES_EXCHANGE, declare_queues, drop_head_in_memory, task_name
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,31 +33,6 @@ RECONNECT_MAX_DELAY = 5.0
 REDECLARE_INTERVAL = 30.0  # kombu caches declarations; a deleted queue must come back
 
 FeedCallback = Callable[[dict[str, Any]], None]
-
-
-def task_id_for(camera: str, session: int, seq: int, algorithm: str) -> str:
-    """The task id of one algorithm on one frame; streamers derive it back."""
-    return f"vigil.{camera}.{session}.{seq}.{algorithm}"
-
-
-def parse_task_id(task_id: str) -> tuple[str, int, int, str] | None:
-    """(camera, session, seq, algorithm) from a Vigil task id, or ``None``."""
-    parts = task_id.split(".")
-    if len(parts) != 5 or parts[0] != "vigil":
-        return None
-    try:
-        return parts[1], int(parts[2]), int(parts[3]), parts[4]
-    except ValueError:
-        return None
-
-
-def frame_message(payload: dict[str, Any], algorithms: Sequence[str], stats: dict[str, Any]) -> dict[str, Any]:
-    """What streamers receive for each frame: the frame's payload, what was asked of it, capture counters."""
-    return {"kind": "frame", "frame": payload, "algorithms": list(algorithms), "stats": stats}
-
-
-def status_message(camera: str, session: int, stats: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": "status", "camera": camera, "session": session, "stats": stats}
 
 
 class FrameDispatcher:
@@ -72,12 +52,13 @@ class FrameDispatcher:
         self._connection: Connection | None = None
         self._producer: Any = None
         self._retry_at = 0.0
-        self._delay = RECONNECT_MIN_DELAY
+        self._backoff = Backoff(base=RECONNECT_MIN_DELAY, cap=RECONNECT_MAX_DELAY)
         self._declared_at = 0.0
         self._amqp = app.conf.broker_url.startswith(("amqp", "pyamqp"))
         self._in_memory = app.conf.broker_url.startswith("memory://")
+        self._connection_errors: tuple[type[BaseException], ...] = (OSError, OperationalError)
 
-    def send(self, frame: Frame, algorithms: Sequence[str], stats: dict[str, Any]) -> None:
+    def send(self, frame: Frame, algorithms: Sequence[str], stats: CaptureStats) -> None:
         """Publish ``frame`` to every algorithm's queue and to the streamers.
 
         Raises:
@@ -93,10 +74,10 @@ class FrameDispatcher:
                 self.feed(message)
             else:
                 self._publish_feed(producer, message)
-        except Exception as exc:
+        except self._connection_errors as exc:
             self._fail(exc)
 
-    def send_status(self, camera: str, session: int, stats: dict[str, Any]) -> None:
+    def send_status(self, camera: str, session: int, stats: CaptureStats) -> None:
         """Tell the streamers how the camera is doing (sent even when no frames flow)."""
         message = status_message(camera, session, stats)
         if self.feed is not None:
@@ -105,26 +86,28 @@ class FrameDispatcher:
         producer = self._ensure_producer()
         try:
             self._publish_feed(producer, message)
-        except Exception as exc:
+        except self._connection_errors as exc:
             self._fail(exc)
 
     def close(self) -> None:
         if self._connection is not None:
             try:
                 self._connection.release()
-            except Exception:  # closing a dead connection can fail; nothing is lost
+            except self._connection_errors:  # closing a dead connection can fail; nothing is lost
                 pass
         self._connection = self._producer = None
 
     def _send_task(self, producer: Any, frame: Frame, payload: dict[str, Any], algorithm: str) -> None:
         if self._in_memory:
-            self._drop_head_in_memory(producer.channel, algorithm)
+            # kombu's in-memory transport ignores x-max-length: without this a slow
+            # detector would let frames pile up without bound in `vigil run`.
+            drop_head_in_memory(producer.channel, algorithm, self.settings.queue_max_length)
         amqp = self.app.amqp
         name = task_name(algorithm)
         # Built with the low-level API so no result subscription is opened per task
         # (send_task would SUBSCRIBE in Redis for every frame).
         message = amqp.create_task_message(
-            task_id_for(frame.camera, frame.session, frame.seq, algorithm),
+            task_id(frame.camera, frame.session, frame.seq, algorithm),
             name,
             (payload,),
             {},
@@ -136,20 +119,6 @@ class FrameDispatcher:
             producer, name, message, queue=algorithm, declare=[], retry=False,
             serializer="msgpack", delivery_mode=1,
         )
-
-    def _drop_head_in_memory(self, channel: Any, queue: str) -> None:
-        """Give kombu's in-memory queues the bound RabbitMQ enforces (``vigil run``).
-
-        The memory transport ignores ``x-max-length``; without this a slow detector
-        would let frames pile up without bound in embedded mode.
-        """
-        import queue as queue_module
-
-        while channel._size(queue) >= self.settings.queue_max_length:
-            try:
-                channel._get(queue)  # the oldest frame goes, as with x-overflow: drop-head
-            except queue_module.Empty:
-                return
 
     def _publish_feed(self, producer: Any, message: dict[str, Any]) -> None:
         producer.publish(
@@ -172,13 +141,23 @@ class FrameDispatcher:
         try:
             if self._connection is None:
                 self._connection = self.app.connection_for_write()
+                # kombu's OperationalError (what it raises once its own retries give up) and
+                # the transport's connection and channel errors: these, and only these,
+                # mean "broker unavailable".
+                self._connection_errors = (
+                    OSError, OperationalError, *self._connection.connection_errors,
+                    *self._connection.channel_errors,
+                )
                 self._connection.ensure_connection(max_retries=1, timeout=2)
             self._declare(self._connection)
             self._producer = self.app.amqp.Producer(self._connection, auto_declare=False)
-        except Exception as exc:
+        except QueueMismatchError:
+            self.close()
+            raise  # a configuration problem: retrying cannot help
+        except self._connection_errors as exc:
             self._fail(exc)
         self._declared_at = now
-        self._delay = RECONNECT_MIN_DELAY
+        self._backoff.reset()
         return self._producer
 
     def _declare(self, connection: Connection) -> None:
@@ -187,12 +166,7 @@ class FrameDispatcher:
             declare_queues(connection, queues, self.settings)
             FRAMES_EXCHANGE(connection.default_channel).declare()
 
-    def _fail(self, exc: Exception) -> None:
+    def _fail(self, exc: BaseException) -> NoReturn:
         self.close()
-        if isinstance(exc, QueueMismatchError):
-            raise exc  # a configuration problem: retrying cannot help
-        self._retry_at = time.monotonic() + self._delay
-        self._delay = min(self._delay * 2, RECONNECT_MAX_DELAY)
-        if isinstance(exc, BrokerUnavailableError):
-            raise exc
+        self._retry_at = time.monotonic() + self._backoff.next()
         raise BrokerUnavailableError(f"cannot reach the broker: {exc}") from exc

@@ -46,16 +46,23 @@ class VideoSource(Protocol):
     def close(self) -> None: ...
 
 
+def is_live(spec: str) -> bool:
+    """A webcam or a network stream (worth reopening when it fails), not a file or a synthetic scene."""
+    spec = spec.strip()
+    return spec.isdigit() or spec.lower().startswith(NETWORK_SCHEMES)
+
+
 class OpenCVSource:
     """A webcam, network stream or video file read through ``cv2.VideoCapture``."""
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
+        self.live = is_live(spec)
         if spec.isdigit():
-            self.live, self.description = True, f"webcam {spec}"
+            self.description = f"webcam {spec}"
             self._capture = cv2.VideoCapture(int(spec))
-        elif spec.lower().startswith(NETWORK_SCHEMES):
-            self.live, self.description = True, f"stream {_hide_password(spec)}"
+        elif self.live:
+            self.description = f"stream {_hide_password(spec)}"
             self._capture = cv2.VideoCapture(
                 spec,
                 cv2.CAP_FFMPEG,
@@ -65,7 +72,7 @@ class OpenCVSource:
             path = Path(spec)
             if not path.is_file():
                 raise CaptureError(f"video file {spec!r} does not exist")
-            self.live, self.description = False, f"file {spec}"
+            self.description = f"file {spec}"
             self._capture = cv2.VideoCapture(str(path))
         if not self._capture.isOpened():
             self._capture.release()

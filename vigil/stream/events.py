@@ -1,16 +1,29 @@
-"""Durable event storage: a capped Redis stream (distributed) or SQLite (embedded)."""
+"""Events after a rule raised them: stored (a capped Redis stream or SQLite), kept, announced.
+
+:class:`EventLog` is where every event goes: the store, the recent list, the recorder,
+the listeners (live pages). The stores are interchangeable behind :class:`EventStore`.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 import redis
 
 from vigil.detectors.base import Event
-from vigil.errors import BrokerUnavailableError
+from vigil.errors import BrokerUnavailableError, VigilError
+from vigil.stream.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+RECENT_EVENTS = 200
+EventListener = Callable[[dict[str, Any]], None]
 
 REDIS_STREAM_KEY = "vigil:events"
 
@@ -90,3 +103,36 @@ class SqliteEventStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class EventLog:
+    """Stores, keeps and announces events. Used by the processing thread; listeners may be added any time.
+
+    Args:
+        store: where events are kept for later (``/events``).
+        recorder: also receives every event (reports, audits), if given.
+    """
+
+    def __init__(self, store: EventStore, recorder: Recorder | None = None) -> None:
+        self.store = store
+        self.recorder = recorder
+        self.count = 0
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
+        self._listeners: list[EventListener] = []
+
+    def subscribe(self, listener: EventListener) -> None:
+        self._listeners.append(listener)
+
+    def publish(self, event: Event) -> None:
+        data = event.to_dict()
+        log.info("event %s on %s at frame %d: %s", event.kind, event.camera, event.seq, event.details)
+        self.count += 1
+        self.recent.append(data)
+        if self.recorder is not None:
+            self.recorder.event(data)
+        try:
+            self.store.append(event)
+        except VigilError as exc:
+            log.error("event %s on %s#%d not stored: %s", event.kind, event.camera, event.seq, exc)
+        for listener in list(self._listeners):
+            listener(data)

@@ -22,13 +22,19 @@ from typing import Any
 from aiohttp import web
 
 from vigil.errors import VigilError
-from vigil.stream.core import AnnotatedFrame, CameraView, StreamCore
+from vigil.stream.core import StreamCore
+from vigil.stream.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from vigil.stream.views import AnnotatedFrame, CameraView
 
 log = logging.getLogger(__name__)
 
 BOUNDARY = "vigilframe"
 SSE_QUEUE_SIZE = 100
 KEEPALIVE_SECONDS = 15.0
+
+HealthCheck = Callable[[], dict[str, bool]]
+CORE = web.AppKey("core", StreamCore)
+HEALTH: web.AppKey[HealthCheck] = web.AppKey("health")
 
 
 def mjpeg_part(jpeg: bytes, headers: dict[str, str] | None = None, boundary: str = BOUNDARY) -> bytes:
@@ -87,6 +93,9 @@ class Hub:
             queue.put_nowait(event)
 
 
+HUB = web.AppKey("hub", Hub)
+
+
 def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]]) -> web.Application:
     """The aiohttp application serving ``core``.
 
@@ -95,15 +104,19 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]]) -> w
         health: returns the connection state of each input, e.g. ``{"feed": True, "results": True}``.
     """
     app = web.Application()
-    app["core"] = core
-    app["health"] = health
+    app[CORE] = core
+    app[HEALTH] = health
 
     async def on_startup(app: web.Application) -> None:
-        hub = app["hub"] = Hub(asyncio.get_running_loop())
+        hub = app[HUB] = Hub(asyncio.get_running_loop())
         core.frame_listeners.append(hub.frame_emitted)
-        core.event_listeners.append(hub.event_raised)
+        core.events.subscribe(hub.event_raised)
+
+    async def on_cleanup(app: web.Application) -> None:
+        core.frame_listeners.remove(app[HUB].frame_emitted)
 
     app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
     app.router.add_get("/", index)
     app.router.add_get("/cameras", cameras)
     app.router.add_get("/cameras/{name}/mjpeg", mjpeg)
@@ -117,35 +130,22 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]]) -> w
 
 def _view(request: web.Request) -> CameraView:
     name = request.match_info["name"]
-    view = request.app["core"].views.get(name)
+    views = request.app[CORE].views
+    view = views.get(name)
     if view is None:
-        known = ", ".join(sorted(request.app["core"].views)) or "none yet"
+        known = ", ".join(views.names()) or "none yet"
         raise web.HTTPNotFound(text=json.dumps({"error": f"unknown camera {name!r}; cameras: {known}"}),
                                content_type="application/json")
     return view
 
 
 async def cameras(request: web.Request) -> web.Response:
-    core: StreamCore = request.app["core"]
-    listing = []
-    for name, view in sorted(core.views.items()):
-        frame = view.frame
-        listing.append({
-            "name": name,
-            "capture": view.capture_stats,
-            "latest_seq": frame.seq if frame else None,
-            "latest_latency": ((frame.emitted_at or 0) - frame.captured_at) if frame else None,
-            "viewers": view.viewers,
-            "mjpeg": f"/cameras/{name}/mjpeg",
-            "latest": f"/cameras/{name}/latest.jpg",
-            "results": f"/cameras/{name}/results",
-        })
-    return web.json_response({"cameras": listing})
+    return web.json_response({"cameras": [view.listing() for view in request.app[CORE].views.all()]})
 
 
 async def mjpeg(request: web.Request) -> web.StreamResponse:
     view = _view(request)
-    hub: Hub = request.app["hub"]
+    hub = request.app[HUB]
     loop = asyncio.get_running_loop()
     response = web.StreamResponse(headers={
         "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
@@ -169,8 +169,8 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
             # A slow viewer blocks here alone; meanwhile newer frames replace older ones,
             # so it skips frames instead of slowing the others.
             await response.write(mjpeg_part(annotated.jpeg, frame_headers(view.name, annotated)))
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the viewer went away
     finally:
         view.viewers -= 1
     return response
@@ -190,7 +190,7 @@ async def results(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    core: StreamCore = request.app["core"]
+    core = request.app[CORE]
     camera = request.query.get("camera")
     try:
         limit = max(1, min(int(request.query.get("limit", "100")), 1000))
@@ -199,14 +199,14 @@ async def events(request: web.Request) -> web.StreamResponse:
     if "text/event-stream" in request.headers.get("Accept", ""):
         return await _event_stream(request, camera)
     try:
-        stored = await asyncio.get_running_loop().run_in_executor(None, core.events.recent, limit, camera)
+        stored = await asyncio.get_running_loop().run_in_executor(None, core.events.store.recent, limit, camera)
     except VigilError as exc:
         raise web.HTTPServiceUnavailable(text=str(exc)) from exc
     return web.json_response({"events": stored})
 
 
 async def _event_stream(request: web.Request, camera: str | None) -> web.StreamResponse:
-    hub: Hub = request.app["hub"]
+    hub = request.app[HUB]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     queue = hub.subscribe()
@@ -220,24 +220,25 @@ async def _event_stream(request: web.Request, camera: str | None) -> web.StreamR
                 continue
             if camera is None or event.get("camera") == camera:
                 await response.write(sse_message(event))
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the subscriber went away
     finally:
         hub.unsubscribe(queue)
     return response
 
 
 async def healthz(request: web.Request) -> web.Response:
-    checks = request.app["health"]()
+    checks = request.app[HEALTH]()
     healthy = all(checks.values())
     body = {"status": "ok" if healthy else "degraded", "checks": checks, "time": time.time()}
     return web.json_response(body, status=200 if healthy else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    core: StreamCore = request.app["core"]
-    return web.Response(text=core.metrics.render(), content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    # Rendering may ask the broker for queue depths: keep it off the event loop.
+    body = await asyncio.get_running_loop().run_in_executor(None, request.app[CORE].metrics.render)
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE,
+                                            "X-Content-Type-Options": "nosniff"})
 
 
 async def index(request: web.Request) -> web.Response:

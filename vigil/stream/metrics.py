@@ -1,124 +1,182 @@
-"""A small Prometheus text-format registry: counters, gauges and histograms with labels.
+"""The streamer's Prometheus metrics, on ``prometheus_client``.
 
-Only what ``/metrics`` needs; no dependency, no global state (the streamer owns one).
+Each streamer owns a registry (no global state, so tests and embedded runs can have
+several). Three kinds of series:
+
+- counted here: frames received and emitted, results, missing and late results,
+  events, and latency histograms;
+- mirrored from the capture daemons' own counters, which arrive with every feed
+  message (:class:`CaptureCollector`): frames captured, sent, dropped, reconnects,
+  camera state;
+- read from the broker at scrape time (:class:`QueueCollector`): each algorithm
+  queue's ready messages and consumers, so overload and a missing worker show.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
+import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from kombu import Connection
+from kombu.exceptions import OperationalError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from vigil.messages import CameraState, CaptureStats
+from vigil.queues import QueueDepth, queue_depths
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
-Labels = tuple[tuple[str, str], ...]
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+QUEUE_PROBE_INTERVAL = 2.0  # scrapes more often than this reuse the last reading
 
 
-def _labels(values: dict[str, object]) -> Labels:
-    return tuple(sorted((key, str(value)) for key, value in values.items()))
+class StreamMetrics:
+    """Every series ``/metrics`` shows.
+
+    Args:
+        capture_stats: returns the latest capture counters of every camera.
+        queues: reads algorithm queue depths from the broker (``None``: no broker to ask).
+    """
+
+    def __init__(self, capture_stats: Callable[[], Iterable[CaptureStats]],
+                 queues: QueueProbe | None = None) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.frames_received = Counter("vigil_frames_received", "Frames the streamer received.", ["camera"],
+                                       registry=registry)
+        self.frames_emitted = Counter(
+            "vigil_frames_emitted", "Joined frames emitted, complete or not (results missing at deadline).",
+            ["camera", "complete"], registry=registry,
+        )
+        self.results = Counter("vigil_results", "Results received, by algorithm and status.",
+                               ["camera", "algorithm", "status"], registry=registry)
+        self.results_missing = Counter(
+            "vigil_results_missing", "Results missing when their frame was emitted (dropped or late).",
+            ["camera", "algorithm"], registry=registry,
+        )
+        self.results_late = Counter("vigil_results_late", "Results that arrived after their frame.",
+                                    ["camera", "algorithm"], registry=registry)
+        self.events = Counter("vigil_events", "Events raised by the rules.", ["camera", "kind"], registry=registry)
+        self.queue_wait = Histogram(
+            "vigil_queue_wait_seconds", "Capture to worker start (time a frame waited in the queue).",
+            ["algorithm"], buckets=LATENCY_BUCKETS, registry=registry,
+        )
+        self.detect = Histogram("vigil_detect_seconds", "Detector time per frame.", ["algorithm"],
+                                buckets=LATENCY_BUCKETS, registry=registry)
+        self.end_to_end = Histogram(
+            "vigil_end_to_end_seconds", "Capture to joined in the streamer (all results or deadline).",
+            ["camera"], buckets=LATENCY_BUCKETS, registry=registry,
+        )
+        registry.register(CaptureCollector(capture_stats))
+        if queues is not None:
+            registry.register(QueueCollector(queues))
+
+    def render(self) -> bytes:
+        """The text exposition format (may ask the broker for queue depths: call off the event loop)."""
+        return generate_latest(self.registry)
 
 
-def _format(labels: Labels, extra: tuple[tuple[str, str], ...] = ()) -> str:
-    pairs = labels + extra
-    if not pairs:
-        return ""
-    escaped = (f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"' for k, v in pairs)
-    return "{" + ",".join(escaped) + "}"
+class CaptureCollector(Collector):
+    """The capture daemons' counters, as the latest feed message of each camera reported them."""
+
+    def __init__(self, capture_stats: Callable[[], Iterable[CaptureStats]]) -> None:
+        self.capture_stats = capture_stats
+
+    def collect(self) -> Iterable[Metric]:
+        families = {
+            "captured": CounterMetricFamily("vigil_frames_captured", "Frames captured by the capture daemon.",
+                                            labels=["camera"]),
+            "sent": CounterMetricFamily("vigil_frames_sent", "Frames sent to the broker by the capture daemon.",
+                                        labels=["camera"]),
+            "dropped": CounterMetricFamily(
+                "vigil_frames_dropped", "Frames dropped by the capture daemon (broker slow or down).",
+                labels=["camera"],
+            ),
+            "reconnects": CounterMetricFamily("vigil_camera_reconnects", "Times a camera was reopened.",
+                                              labels=["camera"]),
+        }
+        state = GaugeMetricFamily("vigil_camera_state", "1 for the camera's current capture state.",
+                                  labels=["camera", "state"])
+        for stats in self.capture_stats():
+            for key, family in families.items():
+                family.add_metric([stats.camera], getattr(stats, key))
+            for candidate in CameraState.ALL:
+                state.add_metric([stats.camera, candidate], 1.0 if candidate == stats.state else 0.0)
+        yield from families.values()
+        yield state
 
 
-class _Metric:
-    kind = ""
+class QueueProbe:
+    """Reads queue depths and consumer counts from the broker, at most every ``interval`` seconds.
 
-    def __init__(self, name: str, help_text: str) -> None:
-        self.name = name
-        self.help = help_text
+    Owns one connection, opened on first use and reopened after a failure.
+    """
+
+    def __init__(self, broker_url: str, queues: Sequence[str], interval: float = QUEUE_PROBE_INTERVAL) -> None:
+        self.broker_url = broker_url
+        self.queues = tuple(queues)
+        self.interval = interval
+        self._connection: Connection | None = None
         self._lock = threading.Lock()
+        self._read_at = -interval
+        self._last: dict[str, QueueDepth] | None = None
 
-    def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-
-
-class Counter(_Metric):
-    kind = "counter"
-
-    def __init__(self, name: str, help_text: str) -> None:
-        super().__init__(name, help_text)
-        self.values: dict[Labels, float] = {}
-
-    def inc(self, amount: float = 1.0, **labels: object) -> None:
-        key = _labels(labels)
+    def read(self) -> dict[str, QueueDepth] | None:
+        """Depth of each existing queue, or ``None`` when the broker cannot be reached."""
         with self._lock:
-            self.values[key] = self.values.get(key, 0.0) + amount
+            now = time.monotonic()
+            if now - self._read_at < self.interval:
+                return self._last
+            self._read_at = now
+            self._last = self._read()
+            return self._last
 
-    def set_total(self, total: float, **labels: object) -> None:
-        """Mirror a counter kept elsewhere (e.g. by a capture daemon)."""
-        with self._lock:
-            self.values[_labels(labels)] = total
+    def _read(self) -> dict[str, QueueDepth] | None:
+        try:
+            if self._connection is None:
+                self._connection = Connection(self.broker_url, connect_timeout=2)
+                self._connection.ensure_connection(max_retries=1, timeout=2)
+            return queue_depths(self._connection, self.queues)
+        except (OSError, OperationalError, *_transport_errors(self._connection)) as exc:  # type: ignore[misc]
+            log.warning("cannot read queue depths from the broker: %s", exc)
+            self.close()
+            return None
 
-    def render(self) -> list[str]:
-        with self._lock:
-            return self.header() + [f"{self.name}{_format(k)} {v:g}" for k, v in sorted(self.values.items())]
-
-
-class Gauge(Counter):
-    kind = "gauge"
-
-    def set(self, value: float, **labels: object) -> None:
-        self.set_total(value, **labels)
-
-
-class Histogram(_Metric):
-    kind = "histogram"
-
-    def __init__(self, name: str, help_text: str, buckets: Sequence[float] = LATENCY_BUCKETS) -> None:
-        super().__init__(name, help_text)
-        self.buckets = tuple(buckets)
-        self.series: dict[Labels, list[float]] = {}  # bucket counts..., +Inf count, sum
-
-    def observe(self, value: float, **labels: object) -> None:
-        if math.isnan(value):
-            return
-        key = _labels(labels)
-        with self._lock:
-            series = self.series.setdefault(key, [0.0] * (len(self.buckets) + 2))
-            series[bisect.bisect_left(self.buckets, value)] += 1
-            series[-1] += value
-
-    def render(self) -> list[str]:
-        lines = self.header()
-        with self._lock:
-            for key, series in sorted(self.series.items()):
-                cumulative = 0.0
-                for bound, count in zip((*self.buckets, math.inf), series[:-1]):
-                    cumulative += count
-                    le = "+Inf" if bound == math.inf else f"{bound:g}"
-                    lines.append(f"{self.name}_bucket{_format(key, (('le', le),))} {cumulative:g}")
-                lines.append(f"{self.name}_sum{_format(key)} {series[-1]:g}")
-                lines.append(f"{self.name}_count{_format(key)} {cumulative:g}")
-        return lines
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.release()
+            self._connection = None
 
 
-class Registry:
-    """The streamer's metrics, rendered together."""
+def _transport_errors(connection: Connection | None) -> tuple[type[BaseException], ...]:
+    if connection is None:
+        return ()
+    return (*connection.connection_errors, *connection.channel_errors)
 
-    def __init__(self) -> None:
-        self._metrics: list[_Metric] = []
 
-    def counter(self, name: str, help_text: str) -> Counter:
-        return self._add(Counter(name, help_text))
+class QueueCollector(Collector):
+    """Each algorithm queue's depth and consumers, and whether the broker answered."""
 
-    def gauge(self, name: str, help_text: str) -> Gauge:
-        return self._add(Gauge(name, help_text))
+    def __init__(self, probe: QueueProbe) -> None:
+        self.probe = probe
 
-    def histogram(self, name: str, help_text: str, buckets: Sequence[float] = LATENCY_BUCKETS) -> Histogram:
-        return self._add(Histogram(name, help_text, buckets))
-
-    def render(self) -> str:
-        lines: list[str] = []
-        for metric in self._metrics:
-            lines.extend(metric.render())  # type: ignore[attr-defined]
-        return "\n".join(lines) + "\n"
-
-    def _add(self, metric):  # type: ignore[no-untyped-def]
-        self._metrics.append(metric)
-        return metric
+    def collect(self) -> Iterable[Metric]:
+        depths = self.probe.read()
+        reachable = GaugeMetricFamily("vigil_broker_reachable", "1 if the broker answered the last queue probe.")
+        reachable.add_metric([], 0.0 if depths is None else 1.0)
+        messages = GaugeMetricFamily(
+            "vigil_queue_messages", "Frames ready in an algorithm queue (waiting for a worker).", labels=["queue"]
+        )
+        consumers = GaugeMetricFamily(
+            "vigil_queue_consumers", "Workers consuming an algorithm queue (0: nobody runs it).", labels=["queue"]
+        )
+        for name, depth in sorted((depths or {}).items()):
+            messages.add_metric([name], depth.messages)
+            consumers.add_metric([name], depth.consumers)
+        yield reachable
+        yield messages
+        yield consumers

@@ -38,7 +38,7 @@ def annotate(
         observation = observations.get(algorithm)
         if result is None or observation is None:
             continue
-        if result.get("detector", algorithm) != algorithm:
+        if result.synthetic:
             continue  # a synthetic stand-in: nothing meaningful to draw
         try:
             draw_overlay(algorithm, image, observation, summaries.get(algorithm, {}))
@@ -52,9 +52,9 @@ def annotate(
 
 
 def _status_line(image: np.ndarray, frame: JoinedFrame) -> None:
-    latency_ms = ((frame.emitted_at or frame.arrived_at) - frame.captured_at) * 1000
+    latency_ms = frame.latency * 1000
     text = f"{frame.camera} #{frame.seq}  {latency_ms:.0f} ms"
-    errors = [name for name, result in frame.results.items() if result.get("status") != "ok"]
+    errors = [name for name, result in frame.results.items() if not result.ok]
     colour = OK_COLOUR
     if frame.missing:
         text += "  missing: " + ",".join(frame.missing)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
 
 from vigil.frames import Frame
+from vigil.messages import DetectionResult
 
 DEFAULT_OVERTAKE_GRACE = 0.25
 EARLY_RESULT_TTL = 10.0  # results whose frame never reaches us are forgotten after this
@@ -35,7 +35,7 @@ class JoinedFrame:
     frame: Frame
     expected: tuple[str, ...]
     arrived_at: float
-    results: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    results: dict[str, DetectionResult] = dataclasses.field(default_factory=dict)
     emitted_at: float | None = None
 
     @property
@@ -62,6 +62,11 @@ class JoinedFrame:
     def complete(self) -> bool:
         return not self.missing
 
+    @property
+    def latency(self) -> float:
+        """Capture to emission (or to arrival, while the frame still waits)."""
+        return (self.emitted_at or self.arrived_at) - self.captured_at
+
 
 @dataclasses.dataclass
 class ReassemblyCounters:
@@ -77,7 +82,7 @@ class _Camera:
     def __init__(self, session: int) -> None:
         self.session = session
         self.pending: dict[int, JoinedFrame] = {}
-        self.early: dict[int, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self.early: dict[int, tuple[float, dict[str, DetectionResult]]] = {}
         self.last_emitted = -1
         self.newest_result: dict[str, int] = {}
 
@@ -113,7 +118,7 @@ class Reassembler:
         self.counters.frames_in += 1
 
     def add_result(self, camera_name: str, session: int, seq: int, algorithm: str,
-                   result: dict[str, Any], now: float) -> bool:
+                   result: DetectionResult, now: float) -> bool:
         """A result from the backend. Returns False if it was late or stale and dropped."""
         camera = self._camera(camera_name, session)
         if camera is None:

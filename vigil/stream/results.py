@@ -17,8 +17,10 @@ from typing import Any
 
 import redis
 
-from vigil.capture.dispatch import parse_task_id
+from vigil.backoff import Backoff
+from vigil.errors import MessageError
 from vigil.logs import RateLimitedLog
+from vigil.messages import STATUS_ERROR, STATUS_EXPIRED, DetectionResult, TaskRef, parse_task_id
 
 log = logging.getLogger(__name__)
 
@@ -26,25 +28,35 @@ RESULT_KEY_PREFIX = "celery-task-meta-"
 RESULT_PATTERN = RESULT_KEY_PREFIX + "vigil.*"
 RECONNECT_MAX_DELAY = 5.0
 
-ResultCallback = Callable[[str, int, int, str, dict[str, Any]], None]
+ResultCallback = Callable[[TaskRef, DetectionResult], None]
 
 
-def result_from_meta(task_id: str, meta: dict[str, Any]) -> tuple[tuple[str, int, int, str], dict[str, Any]] | None:
-    """Turn a Celery result meta dict into ``((camera, session, seq, algorithm), result)``."""
-    ids = parse_task_id(task_id)
-    if ids is None:
+def result_from_meta(task_id: str, meta: Any) -> tuple[TaskRef, DetectionResult] | None:
+    """Turn a Celery result meta dict into the task's :class:`TaskRef` and result.
+
+    Returns ``None`` for anything that is not a finished Vigil task, and for a result
+    whose own fields disagree with its task id (a forged or corrupted message).
+
+    Raises:
+        MessageError: the result is malformed.
+    """
+    ref = parse_task_id(task_id)
+    if ref is None or not isinstance(meta, dict):
         return None
     state = meta.get("status")
-    if state == "SUCCESS" and isinstance(meta.get("result"), dict):
-        return ids, meta["result"]
+    if state == "SUCCESS":
+        result = DetectionResult.from_dict(meta.get("result"))
+        if (result.camera, result.session, result.seq, result.algorithm) != (
+            ref.camera, ref.session, ref.seq, ref.algorithm
+        ):
+            raise MessageError(f"result for {result.label} stored under task id {task_id!r}")
+        return ref, result
     if state in ("FAILURE", "REVOKED", "REJECTED"):
-        camera, _, seq, algorithm = ids
         error = meta.get("result")
         message = error.get("exc_message") if isinstance(error, dict) else error
         # REVOKED is how a worker reports a task that expired before it started.
-        status = "expired" if state == "REVOKED" else "error"
-        return ids, {"camera": camera, "seq": seq, "algorithm": algorithm, "status": status,
-                     "error": f"{state}: {message}", "observation": None, "timings": {}}
+        status = STATUS_EXPIRED if state == "REVOKED" else STATUS_ERROR
+        return ref, DetectionResult.failed(ref, ref.algorithm, f"{state}: {message}", status=status)
     return None
 
 
@@ -58,23 +70,23 @@ class RedisResultListener:
         self._errors = RateLimitedLog(log)
 
     def run(self, stop: threading.Event) -> None:
-        delay = 0.5
+        backoff = Backoff(cap=RECONNECT_MAX_DELAY)
         while not stop.is_set():
             try:
-                self._listen(stop)
-                delay = 0.5
+                self._listen(stop, backoff)
             except redis.RedisError as exc:
                 self.connected.clear()
+                delay = backoff.next()
                 self._errors.warning("result backend unreachable (%s): retrying in %.1f s", exc, delay)
                 stop.wait(delay)
-                delay = min(delay * 2, RECONNECT_MAX_DELAY)
 
-    def _listen(self, stop: threading.Event) -> None:
+    def _listen(self, stop: threading.Event, backoff: Backoff) -> None:
         client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=10)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.psubscribe(RESULT_PATTERN)
             self.connected.set()
+            backoff.reset()
             log.info("listening for results on %s", self.url)
             while not stop.is_set():
                 message = pubsub.get_message(timeout=0.5)
@@ -85,16 +97,14 @@ class RedisResultListener:
             client.close()
 
     def _handle(self, message: dict[str, Any]) -> None:
-        channel = message["channel"].decode()
+        channel = message["channel"].decode(errors="replace")
         try:
-            meta = json.loads(message["data"])
-        except (ValueError, TypeError):
-            log.warning("ignoring a result that is not JSON on %s", channel)
+            parsed = result_from_meta(channel[len(RESULT_KEY_PREFIX):], json.loads(message["data"]))
+        except (ValueError, TypeError, MessageError) as exc:
+            self._errors.warning("ignoring a malformed result on %r: %s", channel, exc)
             return
-        parsed = result_from_meta(channel[len(RESULT_KEY_PREFIX):], meta)
         if parsed is not None:
-            (camera, session, seq, algorithm), result = parsed
-            self.on_result(camera, session, seq, algorithm, result)
+            self.on_result(*parsed)
 
 
 class BackendPoller:
@@ -112,8 +122,10 @@ class BackendPoller:
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval):
             for task_id in self.pending():
-                meta = self.backend.get_task_meta(task_id)
-                parsed = result_from_meta(task_id, meta)
+                try:
+                    parsed = result_from_meta(task_id, self.backend.get_task_meta(task_id))
+                except MessageError as exc:
+                    log.warning("ignoring a malformed result of %s: %s", task_id, exc)
+                    continue
                 if parsed is not None:
-                    (camera, session, seq, algorithm), result = parsed
-                    self.on_result(camera, session, seq, algorithm, result)
+                    self.on_result(*parsed)

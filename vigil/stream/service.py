@@ -21,6 +21,7 @@ from vigil.stream.core import StreamCore
 from vigil.stream.events import EventStore, RedisEventStore, SqliteEventStore
 from vigil.stream.feed import FeedConsumer
 from vigil.stream.http import create_web_app
+from vigil.stream.metrics import QueueProbe
 from vigil.stream.recorder import Recorder
 from vigil.stream.results import BackendPoller, RedisResultListener
 
@@ -88,7 +89,9 @@ class StreamService:
             self._loop.call_soon_threadsafe(self._http_done.set_result, None)
         for thread in self._threads:
             thread.join(timeout=5)
-        self.core.events.close()
+        self.core.events.store.close()
+        if self.core.queues is not None:
+            self.core.queues.close()
         if self.core.recorder is not None:
             self.core.recorder.close()
 
@@ -106,7 +109,7 @@ class StreamService:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.host, self.port)
             loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = runner.addresses[0][1]  # the port the OS picked when asked for 0
         except OSError as exc:
             self._http_error = exc
             self._http_ready.set()
@@ -117,7 +120,17 @@ class StreamService:
             loop.run_until_complete(self._http_done)
         finally:
             loop.run_until_complete(runner.cleanup())
+            _cancel_remaining(loop)
             loop.close()
+
+
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and await what is still running (viewers' handlers), so nothing is destroyed pending."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
 def event_store_for(settings: Settings) -> EventStore:
@@ -130,7 +143,8 @@ def event_store_for(settings: Settings) -> EventStore:
 def distributed_streamer(settings: Settings, host: str, port: int | None,
                          recorder: Recorder | None = None) -> StreamService:
     """The ``vigil stream`` service: feed from the broker, results from the backend."""
-    core = StreamCore(settings, event_store_for(settings), recorder=recorder)
+    queues = QueueProbe(settings.broker_url, settings.algorithms) if _is_amqp(settings.broker_url) else None
+    core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues)
     inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed))}
     if settings.result_backend.startswith(("redis://", "rediss://")):
         inputs["results"] = RedisResultListener(settings.result_backend, core.on_result)
@@ -139,6 +153,10 @@ def distributed_streamer(settings: Settings, host: str, port: int | None,
 
         inputs["results"] = BackendPoller(create_app(settings).backend, core.pending_task_ids, core.on_result)
     return StreamService(core, inputs, host, port)
+
+
+def _is_amqp(url: str) -> bool:
+    return url.startswith(("amqp://", "amqps://", "pyamqp://"))
 
 
 class _FeedInput:

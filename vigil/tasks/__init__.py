@@ -19,12 +19,10 @@ def register_detection_tasks(app: Celery, settings: Settings) -> None:
 
 def _register(app: Celery, algorithm: str, settings: Settings) -> None:
     def detect(payload: dict[str, Any]) -> dict[str, Any]:
-        return detect_frame(
-            payload,
-            algorithm,
-            max_bytes=settings.max_payload_bytes,
-            override=settings.detector_override,
+        result = detect_frame(
+            payload, algorithm, max_bytes=settings.max_payload_bytes, override=settings.detector_override
         )
+        return result.to_dict()
 
     detect.__doc__ = f"Run the {algorithm!r} detector on one frame."
     # shared=False: each app (worker, embedded run, tests) keeps its own settings.

@@ -1,14 +1,8 @@
 """Running one algorithm on one frame: the pure function behind every detection task.
 
-A result is a small JSON-able dict::
-
-    {"camera": "door", "session": 1764230000123, "seq": 42, "algorithm": "fall",
-     "detector": "fall", "status": "ok", "error": null, "observation": {...},
-     "captured_at": 1764230001.25, "started_at": ..., "finished_at": ...,
-     "timings": {"queue_wait": 0.004, "decode": 0.0015, "detect": 0.012}}
-
-A bad frame gets ``status: "error"`` and a message; it is never retried (a retry would
-fail the same way and arrive stale).
+The task returns :meth:`DetectionResult.to_dict` (see :mod:`vigil.messages`). A bad
+frame gets ``status: "error"`` and a message; it is never retried (a retry would fail
+the same way and arrive stale).
 """
 
 from __future__ import annotations
@@ -20,20 +14,19 @@ from typing import Any
 from vigil.detectors.registry import load_detector
 from vigil.errors import DetectorError, FrameError
 from vigil.frames import Frame, decode_frame
+from vigil.messages import STATUS_OK, DetectionResult, TaskRef
 
 log = logging.getLogger(__name__)
 
-STATUS_OK = "ok"
-STATUS_ERROR = "error"
 
-
-def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str = "") -> dict[str, Any]:
-    """Decode ``payload``'s JPEG, run ``algorithm``'s detector on it, return the result dict.
+def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str = "") -> DetectionResult:
+    """Decode ``payload``'s JPEG, run ``algorithm``'s detector on it, return the result.
 
     Never raises for a bad frame or a failing detector: the error is in the result.
     """
     started_at = time.time()
-    result = _result_skeleton(payload, algorithm, started_at)
+    ref = _ref(payload, algorithm)
+    captured_at = _captured_at(payload)
     try:
         frame = Frame.from_payload(payload, max_bytes)
         tick = time.perf_counter()
@@ -44,16 +37,15 @@ def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str 
         observation = detector.detect(image)
         detected = time.perf_counter()
     except (FrameError, DetectorError) as exc:
-        log.warning("%s on frame %s#%s failed: %s", algorithm, result["camera"], result["seq"], exc)
-        return _with_error(result, exc)
+        log.warning("%s on frame %s#%s failed: %s", algorithm, ref.camera, ref.seq, exc)
+        return _failed(ref, algorithm, exc, captured_at, started_at)
     except Exception as exc:  # a detector bug must not take the worker down
-        log.exception("%s detector crashed on frame %s#%s", algorithm, result["camera"], result["seq"])
-        return _with_error(result, exc)
-    result.update(
-        status=STATUS_OK,
-        detector=override or algorithm,
-        observation=observation.to_dict(),
-        finished_at=time.time(),
+        log.exception("%s detector crashed on frame %s#%s", algorithm, ref.camera, ref.seq)
+        return _failed(ref, algorithm, exc, captured_at, started_at)
+    return DetectionResult(
+        camera=frame.camera, session=frame.session, seq=frame.seq, algorithm=algorithm,
+        status=STATUS_OK, detector=override or algorithm, observation=observation.to_dict(),
+        captured_at=frame.captured_at, started_at=started_at, finished_at=time.time(),
         timings={
             "queue_wait": max(0.0, started_at - frame.captured_at),
             "decode": decoded - tick,
@@ -61,27 +53,30 @@ def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str 
             "detect": detected - loaded,
         },
     )
-    return result
 
 
-def _result_skeleton(payload: Any, algorithm: str, started_at: float) -> dict[str, Any]:
+def _ref(payload: Any, algorithm: str) -> TaskRef:
+    """What the payload says it is, as far as it can be read (for error results and logs)."""
     fields = payload if isinstance(payload, dict) else {}
-    return {
-        "camera": str(fields.get("camera", "?")),
-        "session": fields.get("session"),
-        "seq": fields.get("seq"),
-        "algorithm": algorithm,
-        "detector": algorithm,
-        "status": STATUS_ERROR,
-        "error": None,
-        "observation": None,
-        "captured_at": fields.get("captured_at"),
-        "started_at": started_at,
-        "finished_at": None,
-        "timings": {},
-    }
+    return TaskRef(str(fields.get("camera", "?")), _int_or(fields.get("session")), _int_or(fields.get("seq")),
+                   algorithm)
 
 
-def _with_error(result: dict[str, Any], exc: Exception) -> dict[str, Any]:
-    result.update(status=STATUS_ERROR, error=f"{type(exc).__name__}: {exc}", finished_at=time.time())
-    return result
+def _int_or(value: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _captured_at(payload: Any) -> float | None:
+    try:
+        return float(payload["captured_at"])
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def _failed(ref: TaskRef, algorithm: str, exc: Exception, captured_at: float | None,
+            started_at: float) -> DetectionResult:
+    return DetectionResult.failed(ref, algorithm, f"{type(exc).__name__}: {exc}", captured_at=captured_at,
+                                  started_at=started_at, finished_at=time.time())
