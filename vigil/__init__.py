@@ -13,7 +13,15 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     if name == "celery":
-        from vigil.app import app
+        import sys
 
+        from vigil.errors import ConfigError
+
+        try:
+            from vigil.app import app
+        except ConfigError as exc:
+            # `celery -A vigil ...` would bury this under its own traceback.
+            print(f"vigil: error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(78) from None
         return app
     raise AttributeError(f"module 'vigil' has no attribute {name!r}")

@@ -76,8 +76,10 @@ def _say_ready(sender: Any = None, **_: Any) -> None:
     if getattr(worker_app, "vigil_settings", None) is None:
         return
     queues = ", ".join(sorted(worker_app.amqp.queues.consume_from))
-    log.info("vigil worker %s ready: consuming %s from %s", getattr(sender, "hostname", "?"), queues,
-             worker_app.connection_for_read().as_uri())
+    # Celery's own "ready." shows only with -l INFO, and it redirects stdout into its log;
+    # this line is for the person who just typed the command, whatever the log level.
+    print(f"vigil: worker {getattr(sender, 'hostname', '?')} ready: consuming {queues} "
+          f"from {worker_app.connection_for_read().as_uri()}", file=sys.__stderr__, flush=True)
 
 
 @signals.worker_init.connect

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from celery.app.defaults import SETTING_KEYS
+from celery.utils.imports import cwd_in_path
 
 from vigil.errors import ConfigError
 from vigil.queues import algorithm_queues, task_routes
@@ -96,8 +97,9 @@ def user_overrides(module_name: str = USER_MODULE) -> dict[str, Any]:
     """Celery settings from the user's ``celeryconfig`` module, if one is importable.
 
     Its lowercase, non-private attributes that are plain values are Celery settings
-    (functions, classes and modules in it are ignored). ``celery`` puts the working
-    directory on ``sys.path``, so a ``celeryconfig.py`` where the worker starts applies.
+    (functions, classes and modules in it are ignored). As with Celery's own
+    ``celeryconfig``, the working directory is searched first, so a ``celeryconfig.py``
+    where the worker starts applies.
 
     Raises:
         ConfigError: the module fails to import, names an unknown Celery setting, or
@@ -123,13 +125,15 @@ def user_overrides(module_name: str = USER_MODULE) -> dict[str, Any]:
 
 
 def _import_user_module(module_name: str) -> ModuleType | None:
-    spec = importlib.util.find_spec(module_name)
-    if spec is None:
-        return None
-    try:
-        return importlib.import_module(module_name)
-    except Exception as exc:  # the user's file: any error in it is a configuration error
-        raise ConfigError(f"cannot import {spec.origin or module_name}: {exc}") from exc
+    # As Celery's own loader reads its config module: the working directory first.
+    with cwd_in_path():
+        spec = importlib.util.find_spec(module_name)
+        if spec is None:
+            return None
+        try:
+            return importlib.import_module(module_name)
+        except Exception as exc:  # the user's file: any error in it is a configuration error
+            raise ConfigError(f"cannot import {spec.origin or module_name}: {exc}") from exc
 
 
 def _is_code(value: Any) -> bool:

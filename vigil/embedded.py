@@ -31,7 +31,7 @@ from vigil.stream.service import StreamService
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_BROKER = "memory://"
+EMBEDDED_BROKER = "memory://localhost/"  # with a host: kombu warns on every run without one
 EMBEDDED_BACKEND = "cache+memory://"
 
 

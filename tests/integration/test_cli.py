@@ -45,13 +45,27 @@ def test_bad_input_is_explained(args, extra_env, code, message, vigil_env):
     assert "Traceback" not in done.stderr
 
 
-def test_unreachable_broker_drops_frames_and_exits_cleanly(vigil_env):
+def test_a_capture_that_never_reached_the_broker_says_so_and_fails(vigil_env):
     env = dict(vigil_env, VIGIL_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
     done = run(["capture", "--camera", "nobroker", "--source", "synthetic", "--fps", "20", "--max-frames", "40"], env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 69, done.stderr
     assert "cannot reach the broker" in done.stderr
     assert "40 captured, 0 sent, 40 dropped" in done.stderr
+    assert "vigil: error: no frame was sent: the broker was never reachable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_capture_logs_the_rate_it_samples_not_only_the_sources(vigil_env, clip):
+    env = dict(vigil_env, VIGIL_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
+    done = run(["capture", "--camera", "rate", "--source", str(clip), "--fps", "5", "--max-frames", "3"], env)
+    assert "(sampling 5 fps, source at 29.97 fps)" in done.stderr, done.stderr
+
+
+def test_bench_takes_no_environment_variable_that_breaks_other_commands(vigil_env):
+    # vigil bench is configured by its flags: nothing it reads can make `vigil settings` refuse to start
+    done = run(["bench", "--help"], vigil_env)
+    assert done.returncode == 0 and "VIGIL_" not in done.stdout, done.stdout
+    assert run(["settings"], vigil_env).returncode == 0
 
 
 def test_embedded_run_writes_a_report(vigil_env, tmp_path, clip):
@@ -70,6 +84,9 @@ def test_embedded_run_writes_a_report(vigil_env, tmp_path, clip):
             assert result["seq"] == frame["seq"] and result["status"] == "ok"
     assert data["latency"]["end_to_end"]["n"] == 45
     assert set(data["latency"]["by_algorithm"]) == {"fall", "emotion", "pose", "blink"}
+    # and a newcomer's first run prints no warning or traceback
+    noise = [line for line in done.stderr.splitlines() if " WARNING " in line or "Traceback" in line]
+    assert not noise, noise
 
 
 def test_embedded_run_stays_fresh_when_the_detector_is_too_slow(vigil_env, tmp_path):
@@ -92,6 +109,28 @@ def test_embedded_run_summary_without_a_report(vigil_env):
     done = run(["run", "--source", "synthetic", "--max-frames", "20", "--no-http"], env)
     assert done.returncode == 0, done.stderr
     assert "vigil run: 20 frames (20 complete)" in done.stderr
+
+
+def test_stopping_with_a_viewer_connected_is_clean(vigil_env, spawn):
+    # Given an embedded run with a live viewer and an event-stream subscriber
+    env = {k: v for k, v in vigil_env.items() if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND")}
+    port = free_port()
+    process = spawn(vigil("run", "--source", "src=synthetic", "--loop", "--port", str(port)), env, "viewed")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/cameras/src/latest.jpg", timeout=1).status_code == 200:
+                break
+        time.sleep(0.2)
+    with requests.get(f"{url}/cameras/src/mjpeg", stream=True, timeout=10) as viewer, \
+            requests.get(f"{url}/events", headers={"Accept": "text/event-stream"}, stream=True, timeout=10):
+        assert viewer.raw.read(100)
+        # When it is stopped
+        assert process.stop() == 0
+    # Then it says nothing alarming on the way out
+    output = process.output()
+    assert "Task was destroyed" not in output and "Traceback" not in output, output[-3000:]
 
 
 def test_a_network_stream_is_a_source(vigil_env, spawn):

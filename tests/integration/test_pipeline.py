@@ -12,11 +12,21 @@ import numpy as np
 import pytest
 import redis
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import read_mjpeg_parts
 from tests.integration.conftest import ALGORITHM_QUEUES, celery, free_port, vigil
 
 pytestmark = pytest.mark.integration
+
+
+def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus exposition, parsed by Prometheus' own parser."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def wait_for_camera(url: str, camera: str, timeout: float = 30) -> None:
@@ -57,11 +67,16 @@ def test_frames_flow_from_capture_through_workers_to_the_mjpeg_view(worker, stre
     assert capture.wait(60) == 0
     # And the API reports what happened
     time.sleep(1.5)
-    metrics = requests.get(f"{url}/metrics", timeout=5).text
-    assert 'vigil_frames_captured_total{camera="itest"} 75' in metrics
-    assert 'vigil_frames_emitted_total{camera="itest",complete="true"}' in metrics
-    assert 'vigil_end_to_end_seconds_count{camera="itest"}' in metrics
-    assert 'vigil_results_total{algorithm="blink",camera="itest",status="ok"}' in metrics
+    metrics = parse_metrics(requests.get(f"{url}/metrics", timeout=5).text)
+    assert metrics["vigil_frames_captured_total", (("camera", "itest"),)] == 75
+    assert metrics["vigil_frames_emitted_total", (("camera", "itest"), ("complete", "true"))] >= 70
+    assert metrics["vigil_end_to_end_seconds_count", (("camera", "itest"),)] == 75
+    assert metrics["vigil_results_total", (("algorithm", "blink"), ("camera", "itest"), ("status", "ok"))] >= 70
+    # the broker's view of the queues: all drained, each served by our worker
+    assert metrics["vigil_broker_reachable", ()] == 1
+    for queue in ALGORITHM_QUEUES:
+        assert metrics["vigil_queue_consumers", (("queue", queue),)] >= 1
+        assert metrics["vigil_queue_messages", (("queue", queue),)] == 0
     results = requests.get(f"{url}/cameras/itest/results", timeout=5).json()
     assert results["frame"]["complete"] and set(results["frame"]["results"]) == set(ALGORITHM_QUEUES)
     assert requests.get(f"{url}/events", timeout=5).json() == {"events": []}
@@ -201,3 +216,41 @@ def test_the_users_worker_command_with_the_default_pool_serves_a_subset_of_queue
     assert len(keys) == 20
     results = [json.loads(client.get(key))["result"] for key in keys]
     assert {r["algorithm"] for r in results} == {"fall", "blink"} and all(r["status"] == "ok" for r in results)
+
+
+def test_the_worker_says_when_it_is_ready_and_what_it_consumes(clean, spawn, vigil_env):
+    worker = spawn(celery("worker", "-Q", "fall,blink", "-P", "threads", "-n", f"hello-{time.time_ns()}@%h"),
+                   vigil_env, "hello-worker")
+    # at Celery's default log level, where its own "ready." is not shown
+    worker.wait_for("ready: consuming blink, fall from amqp://", 60)
+
+
+def test_a_typo_in_the_queue_list_names_the_valid_queues(clean, vigil_env):
+    done = subprocess.run(celery("worker", "-Q", "fall,blnk", "-P", "solo"), env=vigil_env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 78, done.stderr[-2000:]
+    assert "unknown queue 'blnk'; known queues: blink, emotion, fall, pose. Did you mean 'blink'?" in done.stderr
+    assert "task_create_missing_queues" not in done.stderr + done.stdout
+
+
+def test_celery_finds_vigil_from_any_directory_with_and_without_a_celeryconfig(services, vigil_env, tmp_path):
+    # Given a directory holding a user's celeryconfig.py, and one without
+    with_config, without = tmp_path / "site", tmp_path / "elsewhere"
+    with_config.mkdir(), without.mkdir()
+    (with_config / "celeryconfig.py").write_text("worker_max_tasks_per_child = 77\n")
+    for cwd, expected in ((with_config, True), (without, False)):
+        # When `celery -A vigil` runs there
+        done = subprocess.run(celery("report"), env=vigil_env, capture_output=True, text=True, timeout=60, cwd=cwd)
+        # Then it finds Vigil's app, with the user's setting only where the file is
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "task_serializer: 'msgpack'" in done.stdout
+        assert ("worker_max_tasks_per_child: 77" in done.stdout) is expected
+
+
+def test_a_celeryconfig_that_asks_for_pickle_stops_the_worker_with_the_reason(services, vigil_env, tmp_path):
+    (tmp_path / "celeryconfig.py").write_text("accept_content = ['pickle', 'json']\n")
+    done = subprocess.run(celery("worker", "-Q", "fall"), env=vigil_env, capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert done.returncode == 78, done.stderr[-2000:]
+    assert "accept_content cannot be overridden: only msgpack and JSON are accepted" in done.stderr
+    assert "Traceback" not in done.stderr
