@@ -7,9 +7,10 @@ lean and hips, or nothing) and says when a fall completes or clears. ``FallRule`
 Why each condition:
 - upright first, then lying within ``descent_s``: a slow lean (lying down to rest,
   getting onto all fours) is not a fall;
-- the hips drop by ``drop_radii`` body radii between the last upright frame and the
-  lying frames: bending over to pick something up leans the body as far as a fall but
-  leaves the hips where they were, and lying down on a bed from sitting raises them;
+- the hips drop by ``drop_radii`` body radii from their highest in the last
+  ``descent_s`` of being upright to the lying frames: bending over to pick something
+  up leans the body as far as a fall but leaves the hips where they were, and lying
+  down on a bed from sitting raises them;
 - still lying ``down_s`` later, seen: sitting down leans the body only for a moment
   and comes back upright, which ends the sequence. A frame read half-way between
   upright and lying neither advances nor ends it (a tumbling body's axis is read
@@ -20,6 +21,7 @@ Why each condition:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from typing import Any
 
@@ -75,10 +77,14 @@ class FallSequence:
         self.unseen = 0
         self.upright_since: float | None = None
         self.fallen: dict[str, Any] | None = None
+        # Hips while upright over the last ``descent_s``: people often crouch or buckle at
+        # the knees, still upright, before they go down, so the drop counts from the highest.
+        self._upright_hips: collections.deque[tuple[float, float]] = collections.deque()
 
     def hold(self) -> None:
         """The camera moves: forget the descent in progress (lean and hips are not comparable)."""
         self.last_upright = None
+        self._upright_hips.clear()
         self._reset_down()
         self.upright_since = None
 
@@ -91,6 +97,9 @@ class FallSequence:
             return None
         if seen.angle < self.t.upright_angle:
             self.last_upright = (seq, timestamp, seen.hips_y, seen.radius)
+            self._upright_hips.append((timestamp, seen.hips_y))
+            while timestamp - self._upright_hips[0][0] > self.t.descent_s:
+                self._upright_hips.popleft()
             self._reset_down()
             if self.upright_since is None:
                 self.upright_since = timestamp
@@ -112,9 +121,9 @@ class FallSequence:
             self.down_since = (seq, timestamp)
             self.onset = (upright[0] + 1, upright[1])
         assert self.last_upright is not None and self.onset is not None
-        _, _, upright_y, upright_radius = self.last_upright
-        if upright_radius > 0:
-            self.drop = max(self.drop, (seen.hips_y - upright_y) / upright_radius)
+        highest = min(y for _, y in self._upright_hips)
+        if seen.radius > 0:
+            self.drop = max(self.drop, (seen.hips_y - highest) / seen.radius)
         self.scores.append(seen.score)
         lying_for = timestamp - self.down_since[1]
         if lying_for < self.t.down_s or self.drop < self.t.drop_radii:
