@@ -1,13 +1,12 @@
-"""Falls: each frame, every person's body axis; per camera, upright -> fast descent -> down.
+"""Falls: each frame, every body's axis; per camera, every person's upright -> fast descent -> down.
 
-The detector reports, for every person BlazePose's detector finds, how far the
-hips -> shoulders axis leans from vertical and where the hips are. One frame cannot
-tell a fall from someone bending or sitting down, so the rule follows one person and
-raises a ``fall`` only for the sequence: upright, then within ``descent_s`` a lean past
-``lying_angle``, then lying (or out of the detector's sight, as people on the floor
-often are) for at least ``down_s``. Sitting down leans the body for a moment and comes
-back upright; an empty room never has an upright person, so a person-like object on
-the floor (a chair, a bag) stays silent.
+The detector reports, for every body BlazePose's detector finds, how far the
+hips -> shoulders axis leans from vertical and where the hips are, plus a tiny gray
+thumbnail of the frame; it keeps no state. One frame cannot tell a fall from someone
+bending or sitting down, nor a person from a chair, so the per-camera rule tracks every
+body (``tracking.py``), trusts only those that have moved like a person, holds its
+decisions while the camera itself moves (``camera_motion.py``, from the thumbnails),
+and runs the fall sequence per track (``fall_sequence.py``).
 """
 
 from __future__ import annotations
