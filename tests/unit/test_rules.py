@@ -6,14 +6,18 @@ rate, with ``None`` standing for a frame whose result never arrived.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from vigil.detectors.blink import BlinkObservation, BlinkRule, EyeState
+from vigil.detectors.camera_motion import thumbnail
 from vigil.detectors.emotion import (
     EMOTIONS,
     EmotionObservation,
@@ -43,58 +47,79 @@ def feed(rule: Any, observations: Sequence[Any], fps: float) -> list[Any]:
 
 
 # -- fall ---------------------------------------------------------------------------------
-def person(angle: float, hips_y: float = 200.0, score: float = 0.9) -> PersonPose:
+def person(angle: float, hips_y: float = 200.0, score: float = 0.9, x: float = 200.0) -> PersonPose:
     return PersonPose(
-        box=[100, 100, 200, 200],
+        box=[int(x) - 100, 100, 200, 200],
         score=score,
         angle=angle,
-        hips=[200.0, hips_y],
-        shoulders=[200.0, hips_y - 80],
+        hips=[x, hips_y],
+        shoulders=[x, hips_y - 80],
         radius=150.0,
     )
 
 
-def fall_frames(pieces: Sequence[tuple[float, Any]], fps: float) -> list[FallObservation | None]:
+WALK = "walk"  # upright, hips moving 3 px a frame to the right: what a person does and a chair does not
+FALLEN_Y = 300.0  # hips 100 px (0.67 radii) below the upright 200: on the floor
+
+
+def fall_frames(
+    pieces: Sequence[tuple[float, Any]], fps: float, thumbs: Sequence[str | None] = ()
+) -> list[FallObservation | None]:
+    """Frames from a timeline; after a WALK piece every later person stands where the walk ended."""
     out: list[FallObservation | None] = []
-    for value in timeline(pieces, fps):
-        if value == MISSING:
-            out.append(None)
-        elif value == NOBODY:
-            out.append(FallObservation(640, 480, ()))
-        else:
-            out.append(FallObservation(640, 480, (value,)))
+    x = 200.0
+    for duration, value in pieces:
+        for _ in range(round(duration * fps)):
+            thumb = thumbs[len(out)] if len(out) < len(thumbs) else None
+            if value == MISSING:
+                out.append(None)
+            elif value == NOBODY:
+                out.append(FallObservation(640, 480, (), thumb))
+            elif value == WALK:
+                x += 3.0
+                out.append(FallObservation(640, 480, (person(5, x=x),), thumb))
+            else:
+                out.append(FallObservation(640, 480, (dataclasses.replace(value, hips=[x, value.hips[1]]),), thumb))
     return out
 
 
 @pytest.mark.parametrize(
     ("pieces", "fps", "expected"),
     [
-        pytest.param([(2, person(5)), (0.2, person(40)), (2, person(85, 300))], 25, ["fall"], id="fall"),
+        pytest.param([(2, WALK), (0.2, person(40)), (2, person(85, FALLEN_Y))], 25, ["fall"], id="fall"),
         pytest.param(
-            [(2, person(5)), (0.3, person(60)), (2, NOBODY)], 10, ["fall"], id="fall-then-out-of-sight"
+            [(2, WALK), (0.3, person(60, 260)), (2, NOBODY)], 10, [], id="nobody-seen-is-not-down"
         ),
         pytest.param(
-            [(2, person(5)), (0.3, person(70)), (0.3, MISSING), (1.5, person(80))],
+            [(2, WALK), (0.3, person(70, FALLEN_Y)), (0.3, MISSING), (1.5, person(80, FALLEN_Y))],
             25,
             ["fall"],
             id="fall-with-missing-frames",
         ),
         pytest.param(
-            [(2, person(5)), (0.2, person(80)), (2, person(85)), (2, person(5))],
+            [(2, WALK), (0.2, person(80, FALLEN_Y)), (2, person(85, FALLEN_Y)), (2, person(5))],
             25,
             ["fall", "fall_cleared"],
             id="fall-then-up-again",
         ),
         pytest.param(
-            [(2, person(5)), (0.8, person(60, 230)), (3, person(15, 260))], 10, [], id="sitting-down"
+            [(2, WALK), (0.8, person(60, 230)), (3, person(15, 260))], 10, [], id="sitting-down"
         ),
         pytest.param(
-            [(2, person(5)), (0.5, person(65)), (0.5, person(40)), (0.5, person(65)), (2, person(5))],
+            [(2, WALK), (0.5, person(65)), (0.5, person(40)), (0.5, person(65)), (2, person(5))],
             25,
             [],
             id="bending-twice",
         ),
-        pytest.param([(2, person(5)), (1.5, person(40)), (2, person(85))], 25, [], id="slow-lie-down"),
+        pytest.param([(2, WALK), (2, person(95, 205))], 25, [], id="bending-far-hips-stay"),
+        pytest.param([(2, WALK), (0.3, person(85, 180)), (3, person(90, 180))], 25, [], id="lying-down-on-bed"),
+        pytest.param([(2, WALK), (1.5, person(40)), (2, person(85, FALLEN_Y))], 25, [], id="slow-lie-down"),
+        pytest.param(
+            [(4, person(5, score=0.6)), (0.2, person(60)), (2, person(85, 230, score=0.6))],
+            25,
+            [],
+            id="static-upright-thing-never-a-person",
+        ),
         pytest.param([(5, person(88, score=0.7))], 25, [], id="lying-object-never-upright"),
         pytest.param([(5, NOBODY)], 25, [], id="empty-room"),
         pytest.param([(5, MISSING)], 25, [], id="no-results"),
@@ -105,22 +130,61 @@ def test_fall_rule(pieces: list[tuple[float, Any]], fps: float, expected: list[s
     assert [e.kind for e in events] == expected
 
 
-def test_fall_event_carries_onset_and_confidence() -> None:
-    # Given someone upright for 2 s who drops to the floor at 2.0 s
+def test_fall_event_carries_onset_confidence_and_track() -> None:
+    # Given someone walking for 2 s who drops to the floor at 2.0 s
     fps = 25
-    frames = fall_frames([(2, person(5)), (0.2, person(40)), (2, person(85))], fps)
+    frames = fall_frames([(2, WALK), (0.2, person(40)), (2, person(85, FALLEN_Y))], fps)
     # When the rule sees it
     (event,) = feed(FallRule(camera="hall"), frames, fps)
-    # Then the event starts right after the last upright frame, with a confidence
+    # Then the event starts right after the last upright frame, with a confidence, naming the track
     assert event.seq == 50 and event.time == pytest.approx(49 / fps)
     assert 0 < event.details["confidence"] <= 1
     assert event.details["detected_seq"] >= event.details["down_seq"] > event.seq
+    assert event.details["track"] == 1
+
+
+def test_fall_of_the_walker_beside_a_static_chair() -> None:
+    # Given a chair-like upright detection that never moves, and a man who walks and falls
+    fps = 25
+    chair = person(5, score=0.6, x=560.0)
+    frames = [
+        FallObservation(640, 480, (chair, man))
+        for man in [person(5, x=100.0 + 3 * i) for i in range(50)]
+        + [person(60, x=250.0)] * 5
+        + [person(85, FALLEN_Y, x=250.0)] * 50
+    ]
+    # When the rule sees them all
+    rule = FallRule(camera="office")
+    events = feed(rule, frames, fps)
+    # Then the man's fall is reported, on his track (the chair was seen first: track 1)
+    assert [(e.kind, e.details["track"]) for e in events] == [("fall", 2)]
+    assert rule.summary()["people"] == 1
+
+
+def textured(shift: int) -> str:
+    """A thumbnail of a fixed random scene, moved ``shift`` pixels right (a panning camera)."""
+    blocks = np.random.default_rng(7).integers(0, 255, size=(12, 36), dtype=np.uint8)
+    scene = cv2.resize(blocks, (720, 240), interpolation=cv2.INTER_NEAREST)  # 20-px patches, like furniture
+    return thumbnail(scene[:, 400 - shift : 720 - shift])
+
+
+@pytest.mark.parametrize(
+    ("pan_px_per_frame", "expected"),
+    [pytest.param(0, ["fall"], id="still-camera"), pytest.param(6, [], id="fall-during-pan-is-held")],
+)
+def test_fall_during_camera_motion_is_held(pan_px_per_frame: int, expected: list[str]) -> None:
+    fps = 25
+    pieces = [(2, WALK), (0.2, person(40)), (2, person(85, FALLEN_Y))]
+    thumbs = [textured(0)] * 50 + [textured(pan_px_per_frame * i) for i in range(55)]
+    events = feed(FallRule(camera="hall"), fall_frames(pieces, fps, thumbs), fps)
+    assert [e.kind for e in events] == expected
 
 
 def test_fall_summary_while_fallen() -> None:
     rule = FallRule(camera="hall")
-    feed(rule, fall_frames([(2, person(5)), (0.2, person(60)), (2, person(85))], 25), 25)
+    feed(rule, fall_frames([(2, WALK), (0.2, person(60)), (2, person(85, FALLEN_Y))], 25), 25)
     assert rule.summary()["fallen"] is True
+    assert rule.summary()["fall"]["track"] == 1
 
 
 # -- blink --------------------------------------------------------------------------------
@@ -298,7 +362,9 @@ def test_rules_survive_only_missing_frames() -> None:
 
 def test_events_are_plain_data() -> None:
     events = feed(
-        FallRule(camera="hall"), fall_frames([(2, person(5)), (0.2, person(60)), (2, person(85))], 25), 25
+        FallRule(camera="hall"),
+        fall_frames([(2, WALK), (0.2, person(60)), (2, person(85, FALLEN_Y))], 25),
+        25,
     )
     data = events[0].to_dict()
     assert type(events[0]).from_dict(data) == events[0]

@@ -1,19 +1,17 @@
-"""Falls: each frame, every person's body axis; per camera, upright -> fast descent -> down.
+"""Falls: each frame, every body's axis; per camera, every person's upright -> fast descent -> down.
 
-The detector reports, for every person BlazePose's detector finds, how far the
-hips -> shoulders axis leans from vertical and where the hips are. One frame cannot
-tell a fall from someone bending or sitting down, so the rule follows one person and
-raises a ``fall`` only for the sequence: upright, then within ``descent_s`` a lean past
-``lying_angle``, then lying (or out of the detector's sight, as people on the floor
-often are) for at least ``down_s``. Sitting down leans the body for a moment and comes
-back upright; an empty room never has an upright person, so a person-like object on
-the floor (a chair, a bag) stays silent.
+The detector reports, for every body BlazePose's detector finds, how far the
+hips -> shoulders axis leans from vertical and where the hips are, plus a tiny gray
+thumbnail of the frame; it keeps no state. One frame cannot tell a fall from someone
+bending or sitting down, nor a person from a chair, so the per-camera rule tracks every
+body (``tracking.py``), trusts only those that have moved like a person, holds its
+decisions while the camera itself moves (``camera_motion.py``, from the thumbnails),
+and runs the fall sequence per track (``fall_sequence.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, ClassVar
 
 import cv2
@@ -23,6 +21,9 @@ from vigil.detectors import _draw
 from vigil.detectors._imaging import clip_box
 from vigil.detectors.base import Event
 from vigil.detectors.bodies import BodyFinder
+from vigil.detectors.camera_motion import CameraMotion, thumbnail
+from vigil.detectors.fall_sequence import Completed, FallSequence, Seen, Thresholds
+from vigil.detectors.tracking import Track, Tracker
 
 ALGORITHM = "fall"
 # Report weak detections too: the rule needs them to follow a person who is on the floor.
@@ -61,21 +62,34 @@ class PersonPose:
 
 @dataclasses.dataclass(frozen=True)
 class FallObservation:
-    """Everyone in one frame, best score first (empty when there is nobody), and the frame size."""
+    """Everyone in one frame, best score first (empty when there is nobody), and the frame size.
+
+    ``thumb`` is the frame as a 32 x 24 gray thumbnail (base64, 1 KB) from which the
+    rule tells camera motion from people moving; None in observations from before it
+    existed, and then the rule assumes a still camera.
+    """
 
     width: int
     height: int
     people: tuple[PersonPose, ...] = ()
+    thumb: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"width": self.width, "height": self.height, "people": [p.to_dict() for p in self.people]}
+        return {
+            "width": self.width,
+            "height": self.height,
+            "people": [p.to_dict() for p in self.people],
+            "thumb": self.thumb,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FallObservation:
+        thumb = data.get("thumb")
         return cls(
             width=int(data["width"]),
             height=int(data["height"]),
             people=tuple(PersonPose.from_dict(p) for p in data.get("people", ())),
+            thumb=None if thumb is None else str(thumb),
         )
 
 
@@ -103,27 +117,16 @@ class FallDetector:
                     radius=round(r, 1),
                 )
             )
-        return FallObservation(width=width, height=height, people=tuple(people))
-
-
-@dataclasses.dataclass
-class _Track:
-    """The person the rule follows, and where the fall sequence stands."""
-
-    hips: tuple[float, float]
-    radius: float
-    seen_at: float
-    angle: float
-    last_upright: tuple[int, float] | None = None
-    down_since: tuple[int, float] | None = None
-    onset: tuple[int, float] | None = None
-    down_scores: list[float] = dataclasses.field(default_factory=list)
-    down_frames: int = 0
-    upright_since: float | None = None
+        return FallObservation(width=width, height=height, people=tuple(people), thumb=thumbnail(image))
 
 
 class FallRule:
-    """One ``fall`` event for upright -> fast descent -> down; ``fall_cleared`` when up again.
+    """Follows every body; one ``fall`` event per person for upright -> fast descent -> down.
+
+    ``fall_cleared`` follows when that person is upright again. Each event names the
+    track (``details["track"]``, a small int stable within this rule). Falls are decided
+    only for tracks that have moved like a person (``vigil.detectors.tracking``) and never
+    while the camera itself moves (``vigil.detectors.camera_motion``).
 
     Args:
         camera: camera name.
@@ -131,12 +134,19 @@ class FallRule:
         lying_angle: a lean at or beyond this is lying (or falling).
         descent_s: the lean must pass ``lying_angle`` within this long of the last
             upright frame (a slow lean is not a fall).
-        down_s: the person must stay lying, or out of sight, this long.
-        lost_s: a person unseen this long is forgotten (a fall in progress counts the
-            unseen time as down until then).
+        down_s: the person must still be seen lying this long after the descent.
+        drop_radii: the hips must drop this many body radii below where they were
+            when last upright (bending over and lying down on a bed do not drop them).
+        lost_s: a body unseen this long is forgotten.
         clear_s: upright this long after a fall clears it.
-        start_score: detector score needed to start following someone (upright only).
-        follow_score: detector score needed to keep following them.
+        start_score: detector score needed to start following a body (and to count its
+            movement as a person's).
+        follow_score: detector score needed to keep following it.
+        move_radii: a body becomes a person once its hips travel this many body radii
+            while the camera is still (a chair or a coat never does).
+        moving_share: share of the background that must change within 0.2 s for the
+            camera to count as moving.
+        settle_s: decisions stay held this long after the camera stops.
     """
 
     def __init__(
@@ -147,145 +157,86 @@ class FallRule:
         lying_angle: float = 50.0,
         descent_s: float = 1.0,
         down_s: float = 1.0,
+        drop_radii: float = 0.2,
         lost_s: float = 3.0,
         clear_s: float = 1.0,
         start_score: float = 0.5,
         follow_score: float = DETECTOR_MIN_SCORE,
+        move_radii: float = 0.5,
+        moving_share: float = 0.2,
+        settle_s: float = 0.5,
     ) -> None:
         self.camera = camera
-        self.upright_angle = upright_angle
-        self.lying_angle = lying_angle
-        self.descent_s = descent_s
-        self.down_s = down_s
-        self.lost_s = lost_s
-        self.clear_s = clear_s
-        self.start_score = start_score
-        self.follow_score = follow_score
-        self._track: _Track | None = None
-        self._fallen: dict[str, Any] | None = None
-        self._people = 0
+        self.thresholds = Thresholds(
+            upright_angle=upright_angle,
+            lying_angle=lying_angle,
+            descent_s=descent_s,
+            down_s=down_s,
+            drop_radii=drop_radii,
+            clear_s=clear_s,
+        )
+        self.tracker = Tracker(
+            start_score=start_score, follow_score=follow_score, lost_s=lost_s, move_radii=move_radii
+        )
+        self.motion = CameraMotion(moving_share=moving_share, settle_s=settle_s)
+        self._sequences: dict[int, FallSequence] = {}
+        self._seen: list[tuple[Track, PersonPose | None]] = []
+        self._moving = False
 
     def update(self, seq: int, timestamp: float, observation: FallObservation | None) -> list[Event]:
-        person = None
-        if observation is not None:
-            self._people = sum(p.score >= self.start_score for p in observation.people)
-            person = self._follow(observation, timestamp)
-        track = self._track
-        if track is None:
-            return []
-        if person is None:
-            return self._unseen(track, seq, timestamp)
-        return self._seen(track, person, seq, timestamp)
-
-    def _follow(self, observation: FallObservation, timestamp: float) -> PersonPose | None:
-        """The followed person in this frame: nearest to where they were, or a new upright one."""
-        if self._track is not None:
-            track = self._track
-            near = [
-                p for p in observation.people
-                if p.score >= self.follow_score
-                and math.dist(p.hips, track.hips) <= max(track.radius, p.radius)
-            ]  # fmt: skip
-            if near:
-                person = min(near, key=lambda p: math.dist(p.hips, track.hips))
-                track.hips, track.radius, track.seen_at = (
-                    (person.hips[0], person.hips[1]),
-                    person.radius,
-                    timestamp,
-                )
-                track.angle = person.angle
-                return person
-            return None
-        upright = [
-            p for p in observation.people if p.score >= self.start_score and p.angle < self.upright_angle
-        ]
-        if not upright:
-            return None
-        person = max(upright, key=lambda p: p.score)
-        self._track = _Track(
-            hips=(person.hips[0], person.hips[1]), radius=person.radius, seen_at=timestamp, angle=person.angle
+        if observation is None:
+            return []  # the result never arrived: no evidence about anyone
+        people = observation.people
+        self._moving = self.motion.update(
+            timestamp, observation.thumb, [p.box for p in people], (observation.width, observation.height)
         )
-        return person
+        self._seen = self.tracker.update(people, timestamp, self._moving)  # type: ignore[assignment]
+        events: list[Event] = []
+        sequences = {}
+        for track, person in self._seen:
+            sequence = self._sequences.get(track.id) or FallSequence(self.thresholds)
+            sequences[track.id] = sequence
+            if self._moving:
+                sequence.hold()
+                continue
+            fallen = sequence.fallen
+            seen = None if person is None else Seen(person.angle, person.hips[1], track.scale, person.score)
+            outcome = sequence.step(seq, timestamp, seen)
+            if isinstance(outcome, Completed) and not track.person:
+                sequence.fallen = None  # not (yet) known to be a person: no decision
+            elif isinstance(outcome, Completed):
+                events.append(self._fall_event(track, outcome, seq))
+            elif outcome == "cleared" and fallen is not None:
+                details = {"onset_seq": fallen["onset_seq"], "track": track.id}
+                events.append(Event(self.camera, ALGORITHM, "fall_cleared", seq, timestamp, details))
+        self._sequences = sequences  # a lost track's sequence goes with it
+        return events
 
-    def _seen(self, track: _Track, person: PersonPose, seq: int, timestamp: float) -> list[Event]:
-        if person.angle < self.upright_angle:
-            track.last_upright = (seq, timestamp)
-            track.down_since = None
-            track.down_scores.clear()
-            track.down_frames = 0
-            if track.upright_since is None:
-                track.upright_since = timestamp
-            return self._maybe_clear(track, seq, timestamp)
-        track.upright_since = None
-        if person.angle < self.lying_angle:
-            # Bending, sitting, getting up: neither upright nor lying; a fall timer restarts.
-            if self._fallen is None:
-                track.down_since = None
-                track.down_scores.clear()
-                track.down_frames = 0
-            return []
-        return self._down(track, seq, timestamp, person.score)
-
-    def _unseen(self, track: _Track, seq: int, timestamp: float) -> list[Event]:
-        if timestamp - track.seen_at > self.lost_s:
-            self._track = None
-            self._fallen = None
-            return []
-        if track.down_since is not None and self._fallen is None:
-            return self._down(track, seq, timestamp, None)
-        return []
-
-    def _down(self, track: _Track, seq: int, timestamp: float, score: float | None) -> list[Event]:
-        if self._fallen is not None:
-            return []
-        if track.down_since is None:
-            if track.last_upright is None or timestamp - track.last_upright[1] > self.descent_s:
-                return []  # a slow lean, or never seen upright: not a fall
-            track.down_since = (seq, timestamp)
-            track.onset = (track.last_upright[0] + 1, track.last_upright[1])
-        track.down_frames += 1
-        if score is not None:
-            track.down_scores.append(score)
-        if timestamp - track.down_since[1] < self.down_s:
-            return []
-        assert track.onset is not None
-        seen = len(track.down_scores)
-        mean_score = sum(track.down_scores) / seen if seen else 0.0
-        # Confidence: how sure the detector was, discounted when the person was mostly unseen.
-        confidence = round(mean_score * (0.5 + 0.5 * seen / track.down_frames), 3)
-        self._fallen = {
-            "onset_seq": track.onset[0],
-            "confidence": confidence,
-            "down_seq": track.down_since[0],
-        }
+    def _fall_event(self, track: Track, done: Completed, seq: int) -> Event:
         details = {
-            "confidence": confidence,
-            "down_seq": track.down_since[0],
-            "down_time": track.down_since[1],
+            "confidence": done.confidence,
+            "down_seq": done.down[0],
+            "down_time": done.down[1],
             "detected_seq": seq,
+            "track": track.id,
         }
-        return [Event(self.camera, ALGORITHM, "fall", track.onset[0], track.onset[1], details)]
-
-    def _maybe_clear(self, track: _Track, seq: int, timestamp: float) -> list[Event]:
-        if (
-            self._fallen is None
-            or track.upright_since is None
-            or timestamp - track.upright_since < self.clear_s
-        ):
-            return []
-        fallen, self._fallen = self._fallen, None
-        return [
-            Event(self.camera, ALGORITHM, "fall_cleared", seq, timestamp, {"onset_seq": fallen["onset_seq"]})
-        ]
+        return Event(self.camera, ALGORITHM, "fall", done.onset[0], done.onset[1], details)
 
     def summary(self) -> dict[str, Any]:
-        track = self._track
+        people = [(track, person) for track, person in self._seen if track.person]
+        fallen = [
+            (track.id, dict(self._sequences[track.id].fallen or {}))
+            for track, _ in self._seen
+            if self._sequences[track.id].fallen
+        ]
+        angle = next((p.angle for _, p in people if p is not None), None)
         return {
-            "people": self._people,
-            "following": track is not None,
-            "angle": None if track is None else round(track.angle, 1),
-            "fallen": self._fallen is not None,
-            "fall": dict(self._fallen) if self._fallen else None,
+            "people": sum(p is not None for _, p in people),
+            "following": bool(people),
+            "angle": None if angle is None else round(angle, 1),
+            "camera_moving": self._moving,
+            "fallen": bool(fallen),
+            "fall": {**fallen[0][1], "track": fallen[0][0]} if fallen else None,
         }
 
 
