@@ -9,6 +9,7 @@ so the marker gets removed rather than forgotten.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -42,20 +43,67 @@ def results() -> dict[str, Any]:
     return collect(Evaluation(DATA_DIR))
 
 
-def test_both_falls_found_within_two_seconds(results: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def labels() -> dict[str, dict[str, Any]]:
+    require_data()
+    clips: dict[str, dict[str, Any]] = json.loads((DATA_DIR / "labels.json").read_text())["clips"]
+    return clips
+
+
+# Falls first labelled, before the clips of issue 10; the rule has found them since issue 3.
+FIRST_FALL_CLIPS = ("fall/fall_corridor_walker_640x360.mp4", "fall/fall_room_sit_then_fall_320x240.mp4")
+
+
+def test_every_labelled_fall_is_scored(results: dict[str, Any], labels: dict[str, dict[str, Any]]) -> None:
+    # The counts follow labels.json: every video is scored, every labelled fall counted once.
     fall = results["fall"]
-    assert fall["found"] == fall["falls"] == 2, fall["missed"]
-    assert all(0 <= delay <= 2.0 for delay in fall["delays_s"])
+    videos = [name for name in labels if name.endswith(".mp4")]
+    assert [c.clip for c in fall["per_clip"]] == videos
+    assert fall["falls"] == sum(len(labels[name].get("falls", [])) for name in videos)
 
 
-def test_no_false_fall_anywhere(results: dict[str, Any]) -> None:
+def test_first_falls_found(results: dict[str, Any]) -> None:
+    rows = [c for c in results["fall"]["per_clip"] if c.clip in FIRST_FALL_CLIPS]
+    assert [c.found for c in rows] == [1, 1], rows
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "found 9/10 with the one-person fall rule: fall_urfd13_office_sideview_far (small man far away in"
+        " a 320x240 frame) raises no event; issue 10 part 1 (per-person tracking) is on another branch"
+    ),
+)
+def test_every_labelled_fall_found_within_two_seconds(results: dict[str, Any]) -> None:
+    fall = results["fall"]
+    assert fall["found"] == fall["falls"], fall["missed"]
+
+
+def test_no_false_fall_outside_the_hard_negatives(results: dict[str, Any]) -> None:
     # The sitting segment, the stationary head, the no-face and expression clips included.
-    assert results["fall"]["false_alarms"] == {}
+    alarms = {clip: seqs for clip, seqs in results["fall"]["false_alarms"].items() if not clip.startswith("negative/")}
+    assert alarms == {}
 
 
-def test_long_closures_reported_once_as_eyes_closed(results: dict[str, Any]) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "3 false falls on the 7 hard negatives with the one-person fall rule: lying down on the bed"
+        " (urfd36, onset 235), kneeling/crawling (urfd35, 82), bending to pick up (urfd04, 67)"
+    ),
+)
+def test_no_false_fall_on_the_hard_negatives(results: dict[str, Any]) -> None:
+    alarms = {clip: seqs for clip, seqs in results["fall"]["false_alarms"].items() if clip.startswith("negative/")}
+    assert alarms == {}
+
+
+def test_long_closures_reported_once_as_eyes_closed(
+    results: dict[str, Any], labels: dict[str, dict[str, Any]]
+) -> None:
     blink = results["blink"]
-    assert blink["closures"] == 2
+    assert blink["closures"] == sum(len(clip.get("eyes_closed_long", [])) for clip in labels.values())
     assert blink["closures_ok"] == blink["closures"]
     assert blink["stray_closed"] == 0
 
@@ -71,30 +119,25 @@ def test_blink_recall_overall(results: dict[str, Any]) -> None:
     assert results["blink"]["recall"] >= 0.9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "0.82 against labels.json: the 2 'false' blinks on head_nodding (60-62, 71-73) are real blinks"
-        " the labels leave out, checked by eye (docs/accuracy.md)"
-    ),
-)
 def test_blink_precision_overall(results: dict[str, Any]) -> None:
     assert results["blink"]["precision"] >= 0.9
 
 
-@pytest.mark.parametrize("angle", ["yaw", "pitch"])
-def test_head_pose_at_labelled_extremes(results: dict[str, Any], angle: str) -> None:
-    row = results["pose"]["rows"][angle]
-    assert row["sign"] >= 0.9
-    assert row["mae"] <= 8.0
+def test_head_pose_at_labelled_extremes(results: dict[str, Any], labels: dict[str, dict[str, Any]]) -> None:
+    rows = results["pose"]["extremes"]
+    # One row per labelled clip and angle, each meeting the target.
+    expected = [(c, k[:-9]) for c, v in labels.items() for k in ("yaw_extremes", "pitch_extremes") if k in v]
+    assert [(r["clip"], r["angle"]) for r in rows] == expected
+    for row in rows:
+        assert row["sign"] >= 0.9 and row["mae"] <= 8.0, row
 
 
 def test_head_pose_never_flips_and_is_steady_when_still(results: dict[str, Any]) -> None:
     assert results["pose"]["flips"] == 0
-    still = results["pose"]["rows"]["stationary"]
-    assert still["yaw_spread"] <= 8.0 and still["pitch_spread"] <= 8.0
-    assert still["events"] == 0
+    assert results["pose"]["steady"]
+    for still in results["pose"]["steady"]:
+        assert still["yaw_spread"] <= 8.0 and still["pitch_spread"] <= 8.0, still
+        assert still["events"] == 0, still
 
 
 def _segments(results: dict[str, Any], label: str) -> list[dict[str, Any]]:
