@@ -150,6 +150,13 @@ def test_sad_and_angry_on_most_frames(results: dict[str, Any]) -> None:
             assert segment["share"] > 0.5, segment
 
 
+@pytest.mark.parametrize("label", ["surprise", "happy", "sad", "angry"])
+def test_expression_right_on_most_labelled_frames(results: dict[str, Any], label: str) -> None:
+    # Issue 10: every labelled range and still of the class pooled (the report's confusion table).
+    row = results["emotion"]["per_class"][label]
+    assert row["share"] > 0.5, row
+
+
 def test_happy_on_the_expression_clips(results: dict[str, Any]) -> None:
     for segment in _segments(results, "happy"):
         if segment["clip"].startswith("expression/"):
@@ -166,7 +173,7 @@ def test_every_happy_segment_at_ninety_percent(results: dict[str, Any]) -> None:
         assert segment["share"] >= 0.9, segment
 
 
-def test_no_face_clip_has_no_face_and_no_event(results: dict[str, Any]) -> None:
+def test_no_person_frames_have_no_face_and_no_event(results: dict[str, Any]) -> None:
     for name, row in results["no_face"].items():
         assert row["events"] == 0, name
         if not name.startswith("fall"):
@@ -177,11 +184,12 @@ def test_no_face_clip_has_no_face_and_no_event(results: dict[str, Any]) -> None:
     strict=True,
     raises=AssertionError,
     reason=(
-        "BlazePose's detector scores the animated title as a person (up to 0.93); no shipped cheap check"
-        " tells those letters from people (docs/detectors.md, Known limits)"
+        "BlazePose's detector scores shapes as people on frames labelled no_person: the animated title on"
+        " 65/95 frames (up to 0.93), the empty room on 41/41, the coats of the panning bedroom on 315/350;"
+        " no shipped cheap check tells them from people (docs/detectors.md, Known limits)"
     ),
 )
-def test_no_face_clip_has_no_person(results: dict[str, Any]) -> None:
+def test_no_person_frames_have_no_person(results: dict[str, Any]) -> None:
     for name, row in results["no_face"].items():
         assert row["frames_with_detections"] == 0, name
 

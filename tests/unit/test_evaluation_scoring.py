@@ -191,11 +191,21 @@ def test_segment_past_the_clip_end_is_cut() -> None:
                 "x/a.mp4": {"fps": 10, "frames": 90, "yaw_extremes": {"3": 10}},
                 "x/b.mp4": {"fps": 10, "sad": [[10, 20]]},
             },
+            # an expression range anywhere comes before a pose clip's middle frame
+            {name: ("x/b.mp4", 15) for name in ("emotion", "pose", "blink")},
+        ),
+        (
+            {"x/a.mp4": {"fps": 10, "frames": 90, "yaw_extremes": {"3": 10}}},
             {name: ("x/a.mp4", 45) for name in ("emotion", "pose", "blink")},
         ),
         (
             {"y/s.jpg": {"expression": "happy"}, "y/b.mp4": {"fps": 10, "blinks": [[4, 8]], "notes": "x"}},
             {name: ("y/b.mp4", 6) for name in ("emotion", "pose", "blink")},
+        ),
+        (
+            # a blink clip listed first still yields to an expression range later on
+            {"y/b.mp4": {"fps": 10, "blinks": [[4, 8]]}, "y/e.mp4": {"fps": 10, "happy": [[20, 40]]}},
+            {name: ("y/e.mp4", 30) for name in ("emotion", "pose", "blink")},
         ),
     ],
 )

@@ -21,29 +21,30 @@ from vigil.evaluation.labels import Labels, videos
 TIMING_SIZE = (640, 480)
 TIMING_RUNS = 30
 ALGORITHMS = ("fall", "emotion", "pose", "blink")
-# Labels that put a face on screen, in the order a timing frame is looked for.
-FACE_KEYS = (*EMOTIONS, "blinks", "eyes_closed_long")
+# Labels that put a face on screen, by preference: an expression range shows a face with its eyes
+# open, a blink range is mostly closed eyes, a pose clip may not have a face in its middle frame.
+FACE_KEYS = (EMOTIONS, ("blinks", "eyes_closed_long"))
 
 
 def timing_frames(clips: Labels) -> dict[str, tuple[str, int]]:
     """(clip, frame) to time each algorithm on; an algorithm is left out when no clip fits.
 
     The fall detector is timed on the first labelled fall onset (a person in view), the face
-    detectors on the middle of the first labelled face range, or the middle of a labelled
-    pose clip.
+    detectors on the middle of the first labelled expression range, else of the first blink
+    range, else on the middle frame of the first head-pose clip.
     """
-    fall: tuple[str, int] | None = None
+    names = videos(clips)
+    fall = next(((c, int(clips[c]["falls"][0]["onset"])) for c in names if clips[c].get("falls")), None)
     face: tuple[str, int] | None = None
-    for clip in videos(clips):
-        labels = clips[clip]
-        if fall is None and labels.get("falls"):
-            fall = (clip, int(labels["falls"][0]["onset"]))
-        if face is None:
-            spans = [span for key in FACE_KEYS for span in labels.get(key, [])]
-            if spans:
-                face = (clip, (int(spans[0][0]) + int(spans[0][1])) // 2)
-            elif "yaw_extremes" in labels or "pitch_extremes" in labels:
-                face = (clip, int(labels.get("frames", 2)) // 2)
+    for keys in FACE_KEYS:
+        spans = [(c, span) for c in names for key in keys for span in clips[c].get(key, [])]
+        if spans:
+            clip, (first, last) = spans[0]
+            face = (clip, (int(first) + int(last)) // 2)
+            break
+    if face is None:
+        posed = [c for c in names if "yaw_extremes" in clips[c] or "pitch_extremes" in clips[c]]
+        face = (posed[0], int(clips[posed[0]].get("frames", 2)) // 2) if posed else None
     chosen = {"fall": fall, "emotion": face, "pose": face, "blink": face}
     return {name: where for name, where in chosen.items() if where is not None}
 
