@@ -1,6 +1,6 @@
-"""The real detectors and rules on the labelled clips in ../shared/data, against issue 3's targets.
+"""The real detectors and rules on the labelled clips in ../shared/data, against the targets of issues 3 and 10.
 
-One evaluation pass (about a minute on one core) is shared by every test through a
+One evaluation pass (about two minutes on one core) is shared by every test through a
 module-scoped fixture. Without the data folder the tests skip loudly on a laptop and
 fail in CI (CI=true). Targets the detectors do not meet yet are strict xfails with the
 measured numbers in docs/accuracy.md: they fail the run the day they start passing,

@@ -26,12 +26,13 @@ def write_clip(path: Path, frames: int = FRAMES, size: tuple[int, int] = (160, 1
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two yaw clips, a pitch clip, a negative, a still; no blink labels; one label nobody reads."""
+    """Two yaw clips, a pitch clip, a negative, a still; no blink labels; one label nobody reads; one fps left out."""
     root = tmp_path_factory.mktemp("labelled")
     clips = {
         "turns/one.mp4": {"fps": 10, "frames": FRAMES, "yaw_extremes": {"2": 20, "5": -20}},
         "turns/two.mp4": {"fps": 10, "frames": FRAMES, "yaw_extremes": {"3": -15}, "pitch_extremes": {"1": 8}},
-        "other/empty.mp4": {"fps": 10, "frames": FRAMES, "no_person": [[0, 7]], "juggling": [[1, 2]]},
+        # no fps: the file's own frame rate is used
+        "other/empty.mp4": {"frames": FRAMES, "no_person": [[0, 7]], "juggling": [[1, 2]]},
         "other/face.png": {"expression": "surprise"},
     }
     for name in clips:
@@ -70,6 +71,10 @@ def test_speed_is_timed_on_the_folder_s_own_clips(results: dict) -> None:  # typ
     assert {name: (row["clip"], row["frame"]) for name, row in results["timing"].items()} == {
         name: ("turns/one.mp4", FRAMES // 2) for name in ("emotion", "pose", "blink")
     }
+
+
+def test_fps_from_the_file_when_labels_leave_it_out(folder: Path) -> None:
+    assert Evaluation(folder).fps("other/empty.mp4") == pytest.approx(10.0)
 
 
 def test_no_person_frames_checked(results: dict) -> None:  # type: ignore[type-arg]

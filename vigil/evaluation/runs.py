@@ -73,7 +73,17 @@ class Evaluation:
         return videos(self.clips)
 
     def fps(self, clip: str) -> float:
-        return float(self.clips[clip]["fps"])
+        """The labelled frame rate, else the one the file declares (labels.json may leave it out)."""
+        if "fps" in self.clips[clip]:
+            return float(self.clips[clip]["fps"])
+        capture = cv2.VideoCapture(str(self.data_dir / clip))
+        try:
+            declared = float(capture.get(cv2.CAP_PROP_FPS))
+        finally:
+            capture.release()
+        if not declared > 0:
+            raise ValueError(f"{clip}: no fps in labels.json and none declared in the file")
+        return declared
 
     def run(self, algorithm: str, clip: str) -> ClipRun:
         key = (algorithm, clip)
