@@ -302,7 +302,8 @@ def settings_command() -> None:
         click.echo(f"{env}\n    {doc}\n    default: {default!r}   current: {value!r}")
 
 
-@main.command(epilog="Example: vigil evaluate --data ../shared/data --output docs/accuracy.md")
+@main.command(epilog="Example: vigil evaluate --data ../shared/data --output docs/accuracy.md\n\n"
+               "Any folder with a labels.json works; its format is in docs/labels.md.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=Path("../shared/data"), show_default=True, help="Folder with the clips and labels.json.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table here.")

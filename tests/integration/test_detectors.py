@@ -1,6 +1,6 @@
-"""The real detectors and rules on the labelled clips in ../shared/data, against issue 3's targets.
+"""The real detectors and rules on the labelled clips in ../shared/data, against the targets of issues 3 and 10.
 
-One evaluation pass (about a minute on one core) is shared by every test through a
+One evaluation pass (about two minutes on one core) is shared by every test through a
 module-scoped fixture. Without the data folder the tests skip loudly on a laptop and
 fail in CI (CI=true). Targets the detectors do not meet yet are strict xfails with the
 measured numbers in docs/accuracy.md: they fail the run the day they start passing,
@@ -9,6 +9,7 @@ so the marker gets removed rather than forgotten.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -42,20 +43,67 @@ def results() -> dict[str, Any]:
     return collect(Evaluation(DATA_DIR))
 
 
-def test_both_falls_found_within_two_seconds(results: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def labels() -> dict[str, dict[str, Any]]:
+    require_data()
+    clips: dict[str, dict[str, Any]] = json.loads((DATA_DIR / "labels.json").read_text())["clips"]
+    return clips
+
+
+# Falls first labelled, before the clips of issue 10; the rule has found them since issue 3.
+FIRST_FALL_CLIPS = ("fall/fall_corridor_walker_640x360.mp4", "fall/fall_room_sit_then_fall_320x240.mp4")
+
+
+def test_every_labelled_fall_is_scored(results: dict[str, Any], labels: dict[str, dict[str, Any]]) -> None:
+    # The counts follow labels.json: every video is scored, every labelled fall counted once.
     fall = results["fall"]
-    assert fall["found"] == fall["falls"] == 2, fall["missed"]
-    assert all(0 <= delay <= 2.0 for delay in fall["delays_s"])
+    videos = [name for name in labels if name.endswith(".mp4")]
+    assert [c.clip for c in fall["per_clip"]] == videos
+    assert fall["falls"] == sum(len(labels[name].get("falls", [])) for name in videos)
 
 
-def test_no_false_fall_anywhere(results: dict[str, Any]) -> None:
+def test_first_falls_found(results: dict[str, Any]) -> None:
+    rows = [c for c in results["fall"]["per_clip"] if c.clip in FIRST_FALL_CLIPS]
+    assert [c.found for c in rows] == [1, 1], rows
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "found 9/10 with the one-person fall rule: fall_urfd13_office_sideview_far (small man far away in"
+        " a 320x240 frame) raises no event; issue 10 part 1 (per-person tracking) is on another branch"
+    ),
+)
+def test_every_labelled_fall_found_within_two_seconds(results: dict[str, Any]) -> None:
+    fall = results["fall"]
+    assert fall["found"] == fall["falls"], fall["missed"]
+
+
+def test_no_false_fall_outside_the_hard_negatives(results: dict[str, Any]) -> None:
     # The sitting segment, the stationary head, the no-face and expression clips included.
-    assert results["fall"]["false_alarms"] == {}
+    alarms = {clip: seqs for clip, seqs in results["fall"]["false_alarms"].items() if not clip.startswith("negative/")}
+    assert alarms == {}
 
 
-def test_long_closures_reported_once_as_eyes_closed(results: dict[str, Any]) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "3 false falls on the 7 hard negatives with the one-person fall rule: lying down on the bed"
+        " (urfd36, onset 235), kneeling/crawling (urfd35, 82), bending to pick up (urfd04, 67)"
+    ),
+)
+def test_no_false_fall_on_the_hard_negatives(results: dict[str, Any]) -> None:
+    alarms = {clip: seqs for clip, seqs in results["fall"]["false_alarms"].items() if clip.startswith("negative/")}
+    assert alarms == {}
+
+
+def test_long_closures_reported_once_as_eyes_closed(
+    results: dict[str, Any], labels: dict[str, dict[str, Any]]
+) -> None:
     blink = results["blink"]
-    assert blink["closures"] == 2
+    assert blink["closures"] == sum(len(clip.get("eyes_closed_long", [])) for clip in labels.values())
     assert blink["closures_ok"] == blink["closures"]
     assert blink["stray_closed"] == 0
 
@@ -71,30 +119,25 @@ def test_blink_recall_overall(results: dict[str, Any]) -> None:
     assert results["blink"]["recall"] >= 0.9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "0.82 against labels.json: the 2 'false' blinks on head_nodding (60-62, 71-73) are real blinks"
-        " the labels leave out, checked by eye (docs/accuracy.md)"
-    ),
-)
 def test_blink_precision_overall(results: dict[str, Any]) -> None:
     assert results["blink"]["precision"] >= 0.9
 
 
-@pytest.mark.parametrize("angle", ["yaw", "pitch"])
-def test_head_pose_at_labelled_extremes(results: dict[str, Any], angle: str) -> None:
-    row = results["pose"]["rows"][angle]
-    assert row["sign"] >= 0.9
-    assert row["mae"] <= 8.0
+def test_head_pose_at_labelled_extremes(results: dict[str, Any], labels: dict[str, dict[str, Any]]) -> None:
+    rows = results["pose"]["extremes"]
+    # One row per labelled clip and angle, each meeting the target.
+    expected = [(c, k[:-9]) for c, v in labels.items() for k in ("yaw_extremes", "pitch_extremes") if k in v]
+    assert [(r["clip"], r["angle"]) for r in rows] == expected
+    for row in rows:
+        assert row["sign"] >= 0.9 and row["mae"] <= 8.0, row
 
 
 def test_head_pose_never_flips_and_is_steady_when_still(results: dict[str, Any]) -> None:
     assert results["pose"]["flips"] == 0
-    still = results["pose"]["rows"]["stationary"]
-    assert still["yaw_spread"] <= 8.0 and still["pitch_spread"] <= 8.0
-    assert still["events"] == 0
+    assert results["pose"]["steady"]
+    for still in results["pose"]["steady"]:
+        assert still["yaw_spread"] <= 8.0 and still["pitch_spread"] <= 8.0, still
+        assert still["events"] == 0, still
 
 
 def _segments(results: dict[str, Any], label: str) -> list[dict[str, Any]]:
@@ -105,6 +148,13 @@ def test_sad_and_angry_on_most_frames(results: dict[str, Any]) -> None:
     for label in ("sad", "angry"):
         for segment in _segments(results, label):
             assert segment["share"] > 0.5, segment
+
+
+@pytest.mark.parametrize("label", ["surprise", "happy", "sad", "angry"])
+def test_expression_right_on_most_labelled_frames(results: dict[str, Any], label: str) -> None:
+    # Issue 10: every labelled range and still of the class pooled (the report's confusion table).
+    row = results["emotion"]["per_class"][label]
+    assert row["share"] > 0.5, row
 
 
 def test_happy_on_the_expression_clips(results: dict[str, Any]) -> None:
@@ -123,7 +173,7 @@ def test_every_happy_segment_at_ninety_percent(results: dict[str, Any]) -> None:
         assert segment["share"] >= 0.9, segment
 
 
-def test_no_face_clip_has_no_face_and_no_event(results: dict[str, Any]) -> None:
+def test_no_person_frames_have_no_face_and_no_event(results: dict[str, Any]) -> None:
     for name, row in results["no_face"].items():
         assert row["events"] == 0, name
         if not name.startswith("fall"):
@@ -134,11 +184,12 @@ def test_no_face_clip_has_no_face_and_no_event(results: dict[str, Any]) -> None:
     strict=True,
     raises=AssertionError,
     reason=(
-        "BlazePose's detector scores the animated title as a person (up to 0.93); no shipped cheap check"
-        " tells those letters from people (docs/detectors.md, Known limits)"
+        "BlazePose's detector scores shapes as people on frames labelled no_person: the animated title on"
+        " 65/95 frames (up to 0.93), the empty room on 41/41, the coats of the panning bedroom on 315/350;"
+        " no shipped cheap check tells them from people (docs/detectors.md, Known limits)"
     ),
 )
-def test_no_face_clip_has_no_person(results: dict[str, Any]) -> None:
+def test_no_person_frames_have_no_person(results: dict[str, Any]) -> None:
     for name, row in results["no_face"].items():
         assert row["frames_with_detections"] == 0, name
 

@@ -1,0 +1,212 @@
+"""Running detectors and rules over labelled clips, and collecting every measure.
+
+``Evaluation`` runs each (algorithm, clip) pair once and keeps the run, so every measure can
+reuse it; the scoring itself lives in one pure module per algorithm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vigil.detectors.base import Event
+from vigil.detectors.registry import create_rule, load_detector
+from vigil.evaluation import blinks, emotions, falls, headpose, speed
+from vigil.evaluation.labels import Labels, in_ranges, load_labels, ranges, stills, videos
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class ClipRun:
+    """One detector and rule over one clip: per-frame observations and all events."""
+
+    observations: list[Any]
+    events: list[Event]
+    summaries: list[dict[str, Any]]
+
+
+def read_frames(path: Path) -> Iterator[np.ndarray]:
+    """Decode a clip's frames in order (BGR)."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        capture.release()
+
+
+def run_clip(algorithm: str, path: Path, fps: float) -> ClipRun:
+    """Run ``algorithm``'s detector and a fresh rule over every frame of ``path``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is named in labels.json but missing")
+    detector = load_detector(algorithm)
+    rule = create_rule(algorithm, camera=path.stem)
+    run = ClipRun([], [], [])
+    for seq, frame in enumerate(read_frames(path)):
+        observation = detector.detect(frame)
+        run.observations.append(observation)
+        run.events.extend(rule.update(seq, seq / fps, observation))
+        run.summaries.append(rule.summary())
+    log.info("%s on %s: %d frames, %d events", algorithm, path.name, len(run.observations), len(run.events))
+    return run
+
+
+class Evaluation:
+    """Runs the clips once each and keeps the runs, so every measure can reuse them."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.clips: Labels = load_labels(self.data_dir)
+        self._runs: dict[tuple[str, str], ClipRun] = {}
+
+    def videos(self) -> list[str]:
+        return videos(self.clips)
+
+    def fps(self, clip: str) -> float:
+        """The labelled frame rate, else the one the file declares (labels.json may leave it out)."""
+        if "fps" in self.clips[clip]:
+            return float(self.clips[clip]["fps"])
+        capture = cv2.VideoCapture(str(self.data_dir / clip))
+        try:
+            declared = float(capture.get(cv2.CAP_PROP_FPS))
+        finally:
+            capture.release()
+        if not declared > 0:
+            raise ValueError(f"{clip}: no fps in labels.json and none declared in the file")
+        return declared
+
+    def run(self, algorithm: str, clip: str) -> ClipRun:
+        key = (algorithm, clip)
+        if key not in self._runs:
+            self._runs[key] = run_clip(algorithm, self.data_dir / clip, self.fps(clip))
+        return self._runs[key]
+
+    def fall(self) -> dict[str, Any]:
+        """Every video: a positive if it has ``falls`` labels, otherwise a negative."""
+        per_clip = []
+        for clip in self.videos():
+            onsets = [int(f["onset"]) for f in self.clips[clip].get("falls", [])]
+            calls = falls.fall_calls(self.run("fall", clip).events)
+            per_clip.append(falls.score_fall_clip(clip, onsets, calls, self.fps(clip)))
+        return falls.summarise(per_clip)
+
+    def blink(self) -> dict[str, Any]:
+        per_clip = {}
+        for clip in self.videos():
+            labels = self.clips[clip]
+            if "blinks" not in labels and "eyes_closed_long" not in labels:
+                continue
+            events = self.run("blink", clip).events
+            per_clip[clip] = blinks.score_blink_clip(
+                truths=ranges(labels, "blinks"),
+                optional=blinks.optional_blinks(labels.get("notes", "")),
+                closures=ranges(labels, "eyes_closed_long"),
+                blinks=[(e.seq, int(e.details["end_seq"])) for e in events if e.kind == "blink"],
+                closed=[e.seq for e in events if e.kind == "eyes_closed"],
+            )
+        return blinks.summarise(per_clip)
+
+    def pose(self) -> dict[str, Any]:
+        extremes, steady, flips = [], [], 0
+        for clip in self.videos():
+            labels = self.clips[clip]
+            keys = [k for k in headpose.EXTREME_KEYS if k in labels]
+            if not keys and "yaw_range" not in labels and "pitch_range" not in labels:
+                continue
+            run = self.run("pose", clip)
+            angles = headpose.angles_of(run.observations)
+            flips += headpose.count_flips(angles)
+            for key in keys:
+                angle, column = headpose.EXTREME_KEYS[key]
+                scores = headpose.score_extremes(angles[:, column], labels[key])
+                extremes.append({"clip": clip, "angle": angle, **scores})
+            if "yaw_range" in labels or "pitch_range" in labels:
+                steady.append({
+                    "clip": clip, "yaw_label": labels.get("yaw_range"), "pitch_label": labels.get("pitch_range"),
+                    "events": len(run.events), **headpose.steadiness(angles),
+                })  # fmt: skip
+        return {"extremes": extremes, "steady": steady, "flips": flips}
+
+    def emotion(self) -> dict[str, Any]:
+        segments = []
+        for clip in self.videos():
+            labels = self.clips[clip]
+            keys = [k for k in emotions.EMOTIONS if k in labels]
+            if not keys:
+                continue
+            run = self.run("emotion", clip)
+            smoothed = [s.get("label") or emotions.NO_FACE for s in run.summaries]
+            raw = [o.faces[0].label if o.faces else emotions.NO_FACE for o in run.observations]
+            for key in keys:
+                for span in ranges(labels, key):
+                    segments.append(emotions.score_segment(clip, key, span, smoothed, raw))
+        labelled_stills = {}
+        detector = load_detector("emotion")
+        for name in stills(self.clips):
+            truth = self.clips[name].get("expression")
+            if truth is None:
+                continue
+            image = cv2.imread(str(self.data_dir / name))
+            if image is None:
+                raise FileNotFoundError(f"{self.data_dir / name} is named in labels.json but cannot be read")
+            faces = getattr(detector.detect(image), "faces", ())
+            labelled_stills[name] = (truth, faces[0].label if faces else emotions.NO_FACE)
+        table = emotions.confusion(segments, labelled_stills)
+        return {
+            "segments": segments, "stills": labelled_stills, "confusion": table, "per_class": emotions.per_class(table),
+        }  # fmt: skip
+
+    def no_face(self) -> dict[str, dict[str, int]]:
+        """Every detector on the frames labelled ``no_person``: it should see nothing, raise nothing."""
+        result = {}
+        for clip in self.videos():
+            empty = ranges(self.clips[clip], "no_person")
+            if not empty:
+                continue
+            for algorithm in ("fall", "emotion", "pose", "blink"):
+                run = self.run(algorithm, clip)
+                frames = [o for seq, o in enumerate(run.observations) if in_ranges(seq, empty)]
+                # The fall detector also reports weak candidates (score >= 0.3) for its rule to
+                # follow people on the floor; count separately what its rule treats as a person.
+                confident = sum(any(p.score >= 0.5 for p in getattr(o, "people", ())) for o in frames)
+                seen = sum(bool(_found(o)) for o in frames)
+                result[f"{algorithm} on {clip}"] = {
+                    "frames": len(frames), "frames_with_detections": seen,
+                    "frames_with_confident": confident if algorithm == "fall" else seen,
+                    "events": sum(in_ranges(e.seq, empty) for e in run.events),
+                }  # fmt: skip
+        return result
+
+    def timing(self) -> dict[str, dict[str, object]]:
+        return speed.measure(self.data_dir, self.clips)
+
+
+def _found(observation: Any) -> int:
+    return len(getattr(observation, "faces", ()) or getattr(observation, "people", ()))
+
+
+def collect(evaluation: Evaluation) -> dict[str, Any]:
+    """Every measure, as plain data (the integration tests assert on this)."""
+    steps: dict[str, Callable[[], Any]] = {
+        "fall": evaluation.fall,
+        "blink": evaluation.blink,
+        "pose": evaluation.pose,
+        "emotion": evaluation.emotion,
+        "no_face": evaluation.no_face,
+        "timing": evaluation.timing,
+    }
+    results = {}
+    for name, step in steps.items():
+        log.info("evaluating %s", name)
+        results[name] = step()
+    return results
