@@ -111,18 +111,24 @@ def test_embedded_run_summary_without_a_report(vigil_env):
     assert "vigil run: 20 frames (20 complete)" in done.stderr
 
 
-def test_stopping_with_a_viewer_connected_is_clean(vigil_env, spawn):
-    # Given an embedded run with a live viewer and an event-stream subscriber
+def synthetic_camera_served(vigil_env, spawn):
+    """A looping synthetic camera `src` in an embedded run serving HTTP: (process, url) once a frame shows."""
     env = {k: v for k, v in vigil_env.items() if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND")}
     port = free_port()
-    process = spawn(vigil("run", "--source", "src=synthetic", "--loop", "--port", str(port)), env, "viewed")
+    process = spawn(vigil("run", "--source", "src=synthetic", "--loop", "--port", str(port)), env, "served")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with contextlib.suppress(requests.RequestException):
             if requests.get(f"{url}/cameras/src/latest.jpg", timeout=1).status_code == 200:
-                break
+                return process, url
         time.sleep(0.2)
+    raise AssertionError(f"no frame served:\n{process.output()[-2000:]}")
+
+
+def test_stopping_with_a_viewer_connected_is_clean(vigil_env, spawn):
+    # Given an embedded run with a live viewer and an event-stream subscriber
+    process, url = synthetic_camera_served(vigil_env, spawn)
     with requests.get(f"{url}/cameras/src/mjpeg", stream=True, timeout=10) as viewer, \
             requests.get(f"{url}/events", headers={"Accept": "text/event-stream"}, stream=True, timeout=10):
         assert viewer.raw.read(100)
@@ -136,15 +142,7 @@ def test_stopping_with_a_viewer_connected_is_clean(vigil_env, spawn):
 def test_a_network_stream_is_a_source(vigil_env, spawn):
     # Given an HTTP MJPEG stream (Vigil's own live view of a synthetic camera)
     env = {k: v for k, v in vigil_env.items() if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND")}
-    port = free_port()
-    spawn(vigil("run", "--source", "src=synthetic", "--loop", "--port", str(port)), env, "source")
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/cameras/src/latest.jpg", timeout=1).status_code == 200:
-                break
-        time.sleep(0.2)
+    _, url = synthetic_camera_served(vigil_env, spawn)
     # When Vigil captures that URL
     done = run(["run", "--source", f"relay={url}/cameras/src/mjpeg", "--max-frames", "20", "--no-http"], env)
     # Then its frames go through the pipeline like a camera's

@@ -50,8 +50,24 @@ def labels() -> dict[str, dict[str, Any]]:
     return clips
 
 
-# Falls first labelled, before the clips of issue 10; the rule has found them since issue 3.
-FIRST_FALL_CLIPS = ("fall/fall_corridor_walker_640x360.mp4", "fall/fall_room_sit_then_fall_320x240.mp4")
+def _video_clips() -> list[str]:
+    labels_file = DATA_DIR / "labels.json"
+    if not labels_file.is_file():
+        return ["(no data)"]  # the fixture then skips loudly, or fails in CI
+    return [name for name in json.loads(labels_file.read_text())["clips"] if name.endswith(".mp4")]
+
+
+# Targets the fall rule does not meet yet, with what was measured (docs/accuracy.md, docs/detectors.md).
+FALL_CLIPS_MISSED = {
+    "fall/fall_urfd13_office_sideview_far_320x240.mp4": (
+        "no event: the man is seen lying 0.3 s, then leaves through the bottom edge at frame 67; the clip ends"
+        " 1.1 s after onset, before the rule's 1 s of lying"
+    ),
+    "fall/fall_dorm_overhead_cctv_854x480.mp4": (
+        "from the high corner camera the walking man's axis reads 50-75 deg: the event is raised at frame 203,"
+        " 2 frames before the labelled onset 205, so it counts as a miss plus a false alarm"
+    ),
+}
 
 
 def test_every_labelled_fall_is_scored(results: dict[str, Any], labels: dict[str, dict[str, Any]]) -> None:
@@ -62,41 +78,31 @@ def test_every_labelled_fall_is_scored(results: dict[str, Any], labels: dict[str
     assert fall["falls"] == sum(len(labels[name].get("falls", [])) for name in videos)
 
 
-def test_first_falls_found(results: dict[str, Any]) -> None:
-    rows = [c for c in results["fall"]["per_clip"] if c.clip in FIRST_FALL_CLIPS]
-    assert [c.found for c in rows] == [1, 1], rows
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "found 9/10 with the one-person fall rule: fall_urfd13_office_sideview_far (small man far away in"
-        " a 320x240 frame) raises no event; issue 10 part 1 (per-person tracking) is on another branch"
-    ),
+@pytest.mark.parametrize(
+    "clip",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=FALL_CLIPS_MISSED[name]))
+        if name in FALL_CLIPS_MISSED else name
+        for name in _video_clips()
+    ],
 )
-def test_every_labelled_fall_found_within_two_seconds(results: dict[str, Any]) -> None:
+def test_each_fall_found_within_two_seconds_and_no_false_fall(results: dict[str, Any], clip: str) -> None:
+    # Every labelled fall of the clip matched by an event within 2 s of its onset; no other fall event.
+    (row,) = [c for c in results["fall"]["per_clip"] if c.clip == clip]
+    assert row.found == len(row.falls), row
+    assert all(f.delay_s is not None and 0 <= f.delay_s <= 2.0 for f in row.falls), row
+    assert row.false_alarms == (), row
+
+
+def test_fall_events_name_the_track_they_follow(results: dict[str, Any]) -> None:
+    calls = [f.call for c in results["fall"]["per_clip"] for f in c.falls if f.call is not None]
+    assert calls and all(call.track is not None for call in calls)
+
+
+def test_falls_found_overall(results: dict[str, Any]) -> None:
+    # Issue 10's bar is every fall; this guards what is met today against regressions.
     fall = results["fall"]
-    assert fall["found"] == fall["falls"], fall["missed"]
-
-
-def test_no_false_fall_outside_the_hard_negatives(results: dict[str, Any]) -> None:
-    # The sitting segment, the stationary head, the no-face and expression clips included.
-    alarms = {clip: seqs for clip, seqs in results["fall"]["false_alarms"].items() if not clip.startswith("negative/")}
-    assert alarms == {}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "3 false falls on the 7 hard negatives with the one-person fall rule: lying down on the bed"
-        " (urfd36, onset 235), kneeling/crawling (urfd35, 82), bending to pick up (urfd04, 67)"
-    ),
-)
-def test_no_false_fall_on_the_hard_negatives(results: dict[str, Any]) -> None:
-    alarms = {clip: seqs for clip, seqs in results["fall"]["false_alarms"].items() if clip.startswith("negative/")}
-    assert alarms == {}
+    assert fall["found"] >= fall["falls"] - len(FALL_CLIPS_MISSED), fall["missed"]
 
 
 def test_long_closures_reported_once_as_eyes_closed(

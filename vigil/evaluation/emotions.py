@@ -6,7 +6,6 @@ import collections
 from collections.abc import Sequence
 from typing import Any
 
-EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NO_FACE = "none"
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vigil.detectors.emotion import EMOTIONS
 from vigil.evaluation.blinks import BLINK_TOLERANCE
-from vigil.evaluation.emotions import EMOTIONS, NO_FACE
+from vigil.evaluation.emotions import NO_FACE
 
 # Issue 3 asks for happy on 90% of its frames; issue 10 for these on most of their frames.
 HAPPY_SHARE = 0.9

@@ -7,6 +7,7 @@ reuse it; the scoring itself lives in one pure module per algorithm.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vigil.detectors.base import Event
-from vigil.detectors.registry import create_rule, load_detector
+from vigil.detectors.base import Event, Observation
+from vigil.detectors.emotion import EMOTIONS
+from vigil.detectors.registry import BUILTIN, create_rule, load_detector, parse_observation
 from vigil.evaluation import blinks, emotions, falls, headpose, speed
 from vigil.evaluation.labels import Labels, in_ranges, load_labels, ranges, stills, videos
+from vigil.messages import STATUS_OK, DetectionResult
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +49,31 @@ def read_frames(path: Path) -> Iterator[np.ndarray]:
 
 
 def run_clip(algorithm: str, path: Path, fps: float) -> ClipRun:
-    """Run ``algorithm``'s detector and a fresh rule over every frame of ``path``."""
+    """Run ``algorithm``'s detector and a fresh rule over every frame of ``path``.
+
+    Each observation travels as the pipeline carries it, a :class:`DetectionResult` through
+    JSON, before the rule sees it: what the evaluation scores is what the streamer would get.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"{path} is named in labels.json but missing")
     detector = load_detector(algorithm)
     rule = create_rule(algorithm, camera=path.stem)
     run = ClipRun([], [], [])
     for seq, frame in enumerate(read_frames(path)):
-        observation = detector.detect(frame)
+        observation = _through_the_wire(algorithm, path.stem, seq, detector.detect(frame))
         run.observations.append(observation)
         run.events.extend(rule.update(seq, seq / fps, observation))
         run.summaries.append(rule.summary())
     log.info("%s on %s: %d frames, %d events", algorithm, path.name, len(run.observations), len(run.events))
     return run
+
+
+def _through_the_wire(algorithm: str, camera: str, seq: int, observation: Observation) -> Observation:
+    result = DetectionResult(camera=camera, session=0, seq=seq, algorithm=algorithm, status=STATUS_OK,
+                             observation=observation.to_dict())
+    received = DetectionResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert received.observation is not None  # an ok result always carries one
+    return parse_observation(algorithm, received.observation)
 
 
 class Evaluation:
@@ -141,7 +156,7 @@ class Evaluation:
         segments = []
         for clip in self.videos():
             labels = self.clips[clip]
-            keys = [k for k in emotions.EMOTIONS if k in labels]
+            keys = [k for k in EMOTIONS if k in labels]
             if not keys:
                 continue
             run = self.run("emotion", clip)
@@ -173,7 +188,7 @@ class Evaluation:
             empty = ranges(self.clips[clip], "no_person")
             if not empty:
                 continue
-            for algorithm in ("fall", "emotion", "pose", "blink"):
+            for algorithm in BUILTIN:
                 run = self.run(algorithm, clip)
                 frames = [o for seq, o in enumerate(run.observations) if in_ranges(seq, empty)]
                 # The fall detector also reports weak candidates (score >= 0.3) for its rule to

@@ -14,13 +14,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil.detectors.registry import load_detector
-from vigil.evaluation.emotions import EMOTIONS
+from vigil.detectors.emotion import EMOTIONS
+from vigil.detectors.registry import BUILTIN, load_detector
 from vigil.evaluation.labels import Labels, videos
 
 TIMING_SIZE = (640, 480)
 TIMING_RUNS = 30
-ALGORITHMS = ("fall", "emotion", "pose", "blink")
+ALGORITHMS = tuple(BUILTIN)
 # Labels that put a face on screen, by preference: an expression range shows a face with its eyes
 # open, a blink range is mostly closed eyes, a pose clip may not have a face in its middle frame.
 FACE_KEYS = (EMOTIONS, ("blinks", "eyes_closed_long"))
