@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -38,7 +38,7 @@ Distributed (RabbitMQ on 5672, Redis on 6379):
   celery -A vigil worker -Q fall,emotion,pose,blink
   vigil capture --camera door --source rtsp://10.0.0.7/stream --fps 15
   vigil stream --port 8080
-  celery -A vigil flower
+  celery -A vigil flower --address=127.0.0.1 --basic-auth=admin:CHOOSE-ONE
 \b
 Every setting also comes from a VIGIL_* environment variable: `vigil settings`.
 """
@@ -54,12 +54,24 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    """The settings, or exit 78 naming the bad one (every command alike)."""
     try:
         settings = Settings.load(overrides)
     except ConfigError as exc:
-        raise click.UsageError(str(exc), ctx) from None
+        _fail(exc)
     configure_logging(settings.log_level)
     return settings
+
+
+def _writable(path: Path | None, what: str) -> None:
+    """Exit 78 now, before any work, if ``path`` (when given) cannot be written."""
+    from vigil.paths import check_writable
+
+    if path is not None and str(path) != ":memory:":
+        try:
+            check_writable(path, what)
+        except ConfigError as exc:
+            _fail(exc)
 
 
 def _algorithms(ctx: click.Context, value: str | None) -> tuple[str, ...] | None:
@@ -75,7 +87,7 @@ def _algorithms(ctx: click.Context, value: str | None) -> tuple[str, ...] | None
     return names
 
 
-def _fail(exc: VigilError) -> None:
+def _fail(exc: VigilError) -> NoReturn:
     code = EX_CONFIG if isinstance(exc, ConfigError) else EX_UNAVAILABLE
     click.echo(f"vigil: error: {exc}", err=True)
     sys.exit(code)
@@ -202,6 +214,9 @@ def stream(ctx: click.Context, host: str, port: int, record: Path | None, broker
     from vigil.stream.service import distributed_streamer
 
     settings = _settings(ctx, broker_url=broker_url, result_backend=result_backend)
+    _writable(record, "--record")
+    if not settings.result_backend.startswith(("redis://", "rediss://", "unix://")):
+        _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
@@ -251,6 +266,8 @@ def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fp
     if names:
         overrides["algorithms"] = names
     settings = _settings(ctx, **overrides)
+    _writable(report, "--report")
+    _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
@@ -328,7 +345,7 @@ It deletes the fall/emotion/pose/blink queues and flushes the result db before e
 run: point it at a test broker and Redis db, never at production.
 """)
 @click.option("--scenario", "scenarios", multiple=True,
-              type=click.Choice(["wire", "throughput", "live", "overload", "scale"]),
+              type=click.Choice(["wire", "throughput", "live", "overload", "scale", "publish"]),
               help="Scenario to run (repeatable; default: all).")
 @click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
               help="Repetitions of each measurement.")
@@ -355,7 +372,8 @@ def bench(scenarios: tuple[str, ...], repeat: int, duration: float, source: str,
 
     Scenarios: wire (bytes and codec CPU per frame), throughput (frames/s end to
     end), live (latency percentiles at 2 and 4 cameras), overload (bounded vs
-    unbounded queues), scale (worker slots vs throughput). Tables show medians of
+    unbounded queues), scale (worker slots vs throughput), publish (what publisher
+    confirms cost per frame). Tables show medians of
     --repeat runs with the spread; starts and stops its own processes.
     """
     import tempfile
@@ -379,8 +397,8 @@ def bench(scenarios: tuple[str, ...], repeat: int, duration: float, source: str,
         progress=lambda message: click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True),
     )
     click.echo(f"process logs in {work}", err=True)
-    run_benchmark(options, list(scenarios) or ["wire", "throughput", "live", "overload", "scale"], json_path,
-                  markdown_path)
+    run_benchmark(options, list(scenarios) or ["wire", "throughput", "live", "overload", "scale", "publish"],
+                  json_path, markdown_path)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ from vigil.errors import ConfigError, FrameDecodeError, FrameTooLargeError
 
 CAMERA_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _JPEG_MAGIC = b"\xff\xd8"
+# An 8K frame; a JPEG whose header claims more is refused before decoding: 629 bytes can
+# claim 30000 x 30000 pixels, and decoding them would take 2.7 GB.
+MAX_FRAME_PIXELS = 7680 * 4320
+# Start-of-frame markers (baseline, extended, progressive, lossless, arithmetic...): all but
+# DHT (C4), JPG (C8) and DAC (CC), which share the range.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def check_camera_name(name: str) -> str:
@@ -79,6 +85,11 @@ class Frame:
         except (TypeError, ValueError) as exc:
             raise FrameDecodeError(f"malformed frame payload: {exc}") from None
         check_payload_size(len(frame.jpeg), max_bytes, frame.camera, frame.seq)
+        if not (0 < frame.width and 0 < frame.height and frame.width * frame.height <= MAX_FRAME_PIXELS):
+            raise FrameDecodeError(
+                f"frame {frame.camera}#{frame.seq}: size {frame.width}x{frame.height} is out of range "
+                f"(at most {MAX_FRAME_PIXELS:,} pixels)"
+            )
         return frame
 
     @property
@@ -140,14 +151,49 @@ def encode_frame(
     return Frame(camera, session, seq, captured_at, out_w, out_h, jpeg)
 
 
-def decode_jpeg(jpeg: bytes, label: str = "frame") -> np.ndarray:
+def jpeg_dimensions(jpeg: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's start-of-frame header, without decoding; None if there is none."""
+    index = 2
+    while index + 4 <= len(jpeg):
+        if jpeg[index] != 0xFF:
+            return None
+        marker = jpeg[index + 1]
+        if marker == 0xFF:  # fill byte
+            index += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length field
+            index += 2
+            continue
+        length = int.from_bytes(jpeg[index + 2:index + 4], "big")
+        if marker in _SOF_MARKERS:
+            if index + 9 > len(jpeg):
+                return None
+            height = int.from_bytes(jpeg[index + 5:index + 7], "big")
+            width = int.from_bytes(jpeg[index + 7:index + 9], "big")
+            return width, height
+        if marker == 0xDA or length < 2:  # image data before any frame header
+            return None
+        index += 2 + length
+    return None
+
+
+def decode_jpeg(jpeg: bytes, label: str = "frame", max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray:
     """Decode JPEG bytes into a BGR uint8 image.
 
+    The header's size is checked first: a small file may claim a huge image.
+
     Raises:
-        FrameDecodeError: the bytes are not a decodable JPEG.
+        FrameDecodeError: the bytes are not a decodable JPEG, or claim more than ``max_pixels``.
     """
     if not jpeg.startswith(_JPEG_MAGIC):
         raise FrameDecodeError(f"{label}: not a JPEG (bad magic bytes)")
+    size = jpeg_dimensions(jpeg)
+    if size is None:
+        raise FrameDecodeError(f"{label}: corrupt JPEG (no frame header in {len(jpeg)} bytes)")
+    if size[0] * size[1] > max_pixels:
+        raise FrameDecodeError(
+            f"{label}: the JPEG claims {size[0]}x{size[1]} pixels, over the limit of {max_pixels:,}"
+        )
     image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise FrameDecodeError(f"{label}: corrupt JPEG ({len(jpeg)} bytes could not be decoded)")

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from tests.integration.conftest import free_port, vigil
+from tests.integration.conftest import celery, free_port, vigil
 
 pytestmark = pytest.mark.integration
 
@@ -33,15 +33,39 @@ def run(args, env, timeout=120):
         pytest.param(["capture", "--camera", "bad name", "--source", "synthetic"], {},
                      78, "bad camera name 'bad name'", id="bad camera name"),
         pytest.param(["capture", "--camera", "c", "--source", "synthetic"], {"VIGIL_JPEG_QUALITY": "500"},
-                     2, "bad value '500' for setting 'jpeg_quality' (VIGIL_JPEG_QUALITY)", id="malformed setting"),
+                     78, "bad value '500' for setting 'jpeg_quality' (VIGIL_JPEG_QUALITY)", id="malformed setting"),
         pytest.param(["run", "--source", "synthetic"], {"VIGIL_MAX_FRAME_AGE": "soon"},
-                     2, "bad value 'soon' for setting 'max_frame_age'", id="malformed setting in run"),
+                     78, "bad value 'soon' for setting 'max_frame_age'", id="malformed setting in run"),
+        pytest.param(["stream", "--port", "0", "--record", "/sys/vigil.jsonl"], {},
+                     78, "--record '/sys/vigil.jsonl': cannot be written", id="record path not writable"),
+        pytest.param(["run", "--source", "synthetic", "--max-frames", "5", "--report", "/nonexistent/dir/r.json"], {},
+                     78, "--report '/nonexistent/dir/r.json': the folder '/nonexistent/dir' does not exist",
+                     id="report path checked before the run"),
+        pytest.param(["run", "--source", "synthetic", "--max-frames", "5"], {"VIGIL_EVENTS_DB": "/sys/e.sqlite3"},
+                     78, "VIGIL_EVENTS_DB '/sys/e.sqlite3': cannot be written", id="events db not writable"),
     ],
 )
 def test_bad_input_is_explained(args, extra_env, code, message, vigil_env):
     done = run(args, dict(vigil_env, **extra_env))
     assert done.returncode == code, done.stderr
     assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_reconnect_timeout_is_honoured_within_a_second(vigil_env):
+    started = time.monotonic()
+    done = run(["capture", "--camera", "c", "--source", "rtsp://127.0.0.1:9/none", "--reconnect-timeout", "3"],
+               vigil_env)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 69 and "gave up after 3 s" in done.stderr, done.stderr
+    assert elapsed < 3 + 1 + 2.5, elapsed  # the timeout, a second, and the command's own start-up
+
+
+def test_a_worker_for_an_unknown_algorithm_explains_without_a_traceback(vigil_env):
+    env = dict(vigil_env, VIGIL_ALGORITHMS="fall,blinks")
+    done = subprocess.run(celery("worker", "-Q", "fall"), env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 78, done.stderr[-2000:]
+    assert "unknown algorithm 'blinks'" in done.stderr and "Did you mean 'blink'?" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -9,6 +9,7 @@ import time
 
 import cv2
 import numpy as np
+import psutil
 import pytest
 import redis
 import requests
@@ -133,10 +134,14 @@ def test_corrupt_jpeg_task_returns_an_error_and_the_worker_keeps_serving(worker,
     assert "fall on frame bad#0 failed" in worker.output()
 
 
-def test_flower_lists_our_task_types(worker, spawn, vigil_env):
+FLOWER_USER = ("vigil", "s3cret-for-the-test")
+
+
+def test_flower_as_documented_is_private_and_lists_our_task_types(worker, spawn, vigil_env):
+    # Given Flower started with the README's command: loopback only, and a login
     port = free_port()
-    env = dict(vigil_env, FLOWER_UNAUTHENTICATED_API="true")
-    spawn(celery("flower", f"--port={port}", "--address=127.0.0.1"), env, "flower")
+    flower = spawn(celery("flower", "--address=127.0.0.1", f"--port={port}", "--basic-auth=" + ":".join(FLOWER_USER)),
+                   vigil_env, "flower")
     url = f"http://127.0.0.1:{port}"
     deadline, types = time.monotonic() + 60, []
     capture = None
@@ -146,7 +151,7 @@ def test_flower_lists_our_task_types(worker, spawn, vigil_env):
                 requests.get(url, timeout=1)
                 capture = subprocess.Popen(vigil("capture", "--camera", "flower", "--source", "synthetic",
                                                  "--max-frames", "20"), env=vigil_env)
-            types = requests.get(f"{url}/api/task/types", timeout=2).json()["task-types"]
+            types = requests.get(f"{url}/api/task/types", auth=FLOWER_USER, timeout=2).json()["task-types"]
             if {f"vigil.detect.{name}" for name in ALGORITHM_QUEUES} <= set(types):
                 break
         except requests.RequestException:
@@ -154,12 +159,20 @@ def test_flower_lists_our_task_types(worker, spawn, vigil_env):
         time.sleep(0.5)
     if capture is not None:
         capture.wait(30)
+    # Then it listens on loopback only
+    listening = {c.laddr.ip for c in psutil.Process(flower.popen.pid).net_connections("inet")
+                 if c.status == psutil.CONN_LISTEN}
+    assert listening == {"127.0.0.1"}, listening
+    # and neither its pages nor its worker-control API answer without the login
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(f"{url}/api/workers", timeout=5).status_code == 401
+    assert requests.post(f"{url}/api/worker/pool/restart/x", timeout=5).status_code == 401
+    # and with it, it shows our task types and, by broadcast inspection, our worker
     assert {f"vigil.detect.{name}" for name in ALGORITHM_QUEUES} <= set(types), types
-    # Flower learns about workers by broadcast inspection: ask until ours answered.
     workers: dict = {}
     while time.monotonic() < deadline and not any(name.startswith("itest-") for name in workers):
         with contextlib.suppress(requests.RequestException, ValueError):
-            workers = requests.get(f"{url}/api/workers", params={"refresh": "1"}, timeout=10).json()
+            workers = requests.get(f"{url}/api/workers", params={"refresh": "1"}, auth=FLOWER_USER, timeout=10).json()
         time.sleep(0.5)
     assert any(name.startswith("itest-") for name in workers), workers
 

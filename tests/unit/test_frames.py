@@ -95,3 +95,50 @@ def test_good_camera_names(name):
 def test_bad_camera_names(name):
     with pytest.raises(ConfigError, match="bad camera name"):
         check_camera_name(name)
+
+
+def bomb(width: int = 30000, height: int = 30000) -> bytes:
+    """A real small JPEG whose frame header is rewritten to claim width x height."""
+    import cv2
+    import numpy as np
+
+    jpeg = bytearray(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5:sof + 7] = height.to_bytes(2, "big")
+    jpeg[sof + 7:sof + 9] = width.to_bytes(2, "big")
+    return bytes(jpeg)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding():
+    import resource
+
+    from vigil.frames import decode_jpeg, jpeg_dimensions
+
+    data = bomb()
+    assert len(data) < 1000 and jpeg_dimensions(data) == (30000, 30000)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(FrameDecodeError, match="claims 30000x30000 pixels, over the limit"):
+        decode_jpeg(data, "frame door#1")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing was allocated
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"\xff\xd8", None),
+        (b"\xff\xd8\xff\xda\x00\x08" + b"\x00" * 10, None),  # image data before any frame header
+        (b"\xff\xd8\x00\x00", None),
+    ],
+)
+def test_jpeg_dimensions_of_truncated_or_odd_headers(data, expected):
+    from vigil.frames import jpeg_dimensions
+
+    assert jpeg_dimensions(data) == expected
+
+
+@pytest.mark.parametrize("width, height", [(30000, 30000), (0, 480), (640, -1)])
+def test_a_payload_claiming_an_impossible_size_is_refused(width, height):
+    payload = {"camera": "door", "session": 1, "seq": 1, "captured_at": 1.0, "width": width, "height": height,
+               "jpeg": b"\xff\xd8"}
+    with pytest.raises(FrameDecodeError, match="is out of range"):
+        Frame.from_payload(payload, 1 << 20)

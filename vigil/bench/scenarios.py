@@ -459,10 +459,17 @@ def scale_out(options: Options) -> dict[str, Any]:
             "data": {str(slots): reps for slots, reps in runs.items()}}
 
 
+def _publish(options: Options) -> dict[str, Any]:
+    from vigil.bench.publish import publish
+
+    return publish(options)
+
+
 SCENARIOS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "wire": wire,
     "throughput": throughput,
     "live": live,
     "overload": overload,
     "scale": scale_out,
+    "publish": _publish,
 }

@@ -151,6 +151,9 @@ class CaptureDaemon:
                         f"camera {self.camera}: gave up after {waited:.0f} s: {exc}"
                     ) from exc
                 delay = backoff.next()
+                if self.reconnect_timeout is not None:
+                    # Never sleep past the deadline: --reconnect-timeout 5 gives up at about 5 s, not 8.
+                    delay = min(delay, max(0.0, self.reconnect_timeout - waited))
                 self._set_state(CameraState.RECONNECTING, str(exc))
                 log.warning("camera %s unavailable: %s; retrying in %.1f s", self.camera, exc, delay)
                 self._send_status()

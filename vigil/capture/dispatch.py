@@ -6,6 +6,11 @@ dropped and counted by the caller, and the connection is rebuilt after a short,
 growing, jittered pause. Frames are live data; a late frame is worth less than the
 next one. Only the connection errors of the broker's transport mean "broker
 unavailable"; anything else is a bug and surfaces as one.
+
+On RabbitMQ every publish waits for the broker's confirm, so a frame counts as sent
+only once the broker took all of its messages; a nack (the broker refused it) makes
+the frame dropped, not sent. What that costs is measured by ``vigil bench --scenario
+publish`` (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from amqp.exceptions import MessageNacked
 from celery import Celery
 from kombu import Connection
 from kombu.exceptions import OperationalError
@@ -43,9 +49,11 @@ class FrameDispatcher:
         settings: Vigil settings (frame age, queue arguments).
         feed: in embedded mode, a callback that receives feed messages directly;
             otherwise they are published to the ``vigil.frames`` fanout exchange.
+        confirm: wait for RabbitMQ's publisher confirm of every message (AMQP only).
     """
 
-    def __init__(self, app: Celery, settings: Settings, feed: FeedCallback | None = None) -> None:
+    def __init__(self, app: Celery, settings: Settings, feed: FeedCallback | None = None, *,
+                 confirm: bool = True) -> None:
         self.app = app
         self.settings = settings
         self.feed = feed
@@ -55,8 +63,9 @@ class FrameDispatcher:
         self._backoff = Backoff(base=RECONNECT_MIN_DELAY, cap=RECONNECT_MAX_DELAY)
         self._declared_at = 0.0
         self._amqp = app.conf.broker_url.startswith(("amqp", "pyamqp"))
+        self._confirm = confirm and self._amqp
         self._in_memory = app.conf.broker_url.startswith("memory://")
-        self._connection_errors: tuple[type[BaseException], ...] = (OSError, OperationalError)
+        self._connection_errors: tuple[type[BaseException], ...] = (OSError, OperationalError, MessageNacked)
 
     def send(self, frame: Frame, algorithms: Sequence[str], stats: CaptureStats) -> None:
         """Publish ``frame`` to every algorithm's queue and to the streamers.
@@ -140,12 +149,13 @@ class FrameDispatcher:
             raise BrokerUnavailableError(f"broker unavailable; next attempt in {self._retry_at - now:.1f} s")
         try:
             if self._connection is None:
-                self._connection = self.app.connection_for_write()
+                options = {"confirm_publish": True} if self._confirm else {}
+                self._connection = self.app.connection_for_write(transport_options=options)
                 # kombu's OperationalError (what it raises once its own retries give up) and
                 # the transport's connection and channel errors: these, and only these,
                 # mean "broker unavailable".
                 self._connection_errors = (
-                    OSError, OperationalError, *self._connection.connection_errors,
+                    OSError, OperationalError, MessageNacked, *self._connection.connection_errors,
                     *self._connection.channel_errors,
                 )
                 self._connection.ensure_connection(max_retries=1, timeout=2)
@@ -169,4 +179,6 @@ class FrameDispatcher:
     def _fail(self, exc: BaseException) -> NoReturn:
         self.close()
         self._retry_at = time.monotonic() + self._backoff.next()
+        if isinstance(exc, MessageNacked):
+            raise BrokerUnavailableError("the broker refused the frame (publisher confirm: nack)") from exc
         raise BrokerUnavailableError(f"cannot reach the broker: {exc}") from exc

@@ -26,4 +26,6 @@ def _register(app: Celery, algorithm: str, settings: Settings) -> None:
 
     detect.__doc__ = f"Run the {algorithm!r} detector on one frame."
     # shared=False: each app (worker, embedded run, tests) keeps its own settings.
-    app.task(name=task_name(algorithm), acks_late=True, ignore_result=False, shared=False)(detect)
+    app.task(name=task_name(algorithm), acks_late=True, ignore_result=False, shared=False,
+             # A path, as Celery's own default is given: a function here would bind as a method.
+             Strategy="vigil.tasks.validation:validating_strategy")(detect)
