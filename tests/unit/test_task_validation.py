@@ -32,11 +32,11 @@ def test_task_message_problem(headers, payload, problem):
 
 
 def test_our_tasks_check_messages_before_celery_unpacks_them():
+    from celery.utils.imports import symbol_by_name
+
     from vigil.app import create_app
     from vigil.settings import Settings
     from vigil.tasks.validation import validating_strategy
-
-    from celery.utils.imports import symbol_by_name
 
     app = create_app(Settings.load(environ={}))
     for name in ("fall", "emotion", "pose", "blink"):
