@@ -24,10 +24,12 @@ def test_every_scenario_runs_and_reports(services, tmp_path, vigil_env):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     for title in ("1. Wire cost", "2. Throughput", "3. Live latency", "4. Overload", "4b. Overload latency",
-                  "5. Scale-out"):
+                  "5. Scale-out", "6. Publishing one frame"):
         assert title in done.stdout
     data = json.loads(out.read_text())
-    assert set(data["results"]) == {"wire", "throughput", "live", "overload", "scale"}
+    assert set(data["results"]) == {"wire", "throughput", "live", "overload", "scale", "publish"}
+    publish = data["results"]["publish"]
+    assert all(publish[key][0]["n"] > 0 for key in ("unconfirmed", "confirmed", "naive"))
     assert data["results"]["wire"]["bytes_ratio"] > 1
     assert data["results"]["throughput"]["vigil"][0]["complete"] > 0
     assert set(data["results"]["scale"]) == {"1", "2"}

@@ -52,3 +52,37 @@ def test_without_confirms_the_same_refusal_goes_unnoticed(refusing_listener):
     for seq in range(3):
         dispatcher.send(Frame.from_payload(frame_payload(seq), 1 << 20), ["fall"], stats)
     dispatcher.close()
+
+
+def test_status_and_frames_from_two_threads_share_the_connection_safely(clean):
+    # The capture daemon's reader reports status while its sender sends frames: with confirms,
+    # two threads waiting on one connection's acks once deadlocked the capture.
+    import threading
+
+    settings = Settings.load(environ={"VIGIL_BROKER_URL": BROKER_URL, "VIGIL_RESULT_BACKEND": RESULT_BACKEND})
+    dispatcher = FrameDispatcher(create_app(settings), settings)
+    stats = CaptureStats(camera="door")
+    errors: list[BaseException] = []
+
+    def frames() -> None:
+        try:
+            for seq in range(150):
+                dispatcher.send(Frame.from_payload(frame_payload(seq), 1 << 20), ["fall"], stats)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def statuses() -> None:
+        try:
+            for _ in range(300):
+                dispatcher.send_status("door", 1, stats)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=frames), threading.Thread(target=statuses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads), "the dispatcher deadlocked"
+    assert errors == []
+    dispatcher.close()

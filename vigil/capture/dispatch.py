@@ -1,7 +1,8 @@
 """Sending a captured frame: one Celery task per algorithm, plus the frame for streamers.
 
-The dispatcher owns one broker connection (kombu connections are not thread-safe) and
-never retries a frame: when the broker is down a send fails at once, the frame is
+The dispatcher owns one broker connection; kombu connections are not thread-safe, so
+every use of it holds one lock (the capture daemon's reader reports status while its
+sender sends frames). It never retries a frame: when the broker is down a send fails at once, the frame is
 dropped and counted by the caller, and the connection is rebuilt after a short,
 growing, jittered pause. Frames are live data; a late frame is worth less than the
 next one. Only the connection errors of the broker's transport mean "broker
@@ -16,6 +17,7 @@ publish`` (docs/performance.md).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 RECONNECT_MIN_DELAY = 0.5
 RECONNECT_MAX_DELAY = 5.0
 REDECLARE_INTERVAL = 30.0  # kombu caches declarations; a deleted queue must come back
+# A broker that stops confirming (a memory or disk alarm blocks publishers) must not stall
+# the sender forever: the frame is dropped and the connection rebuilt.
+CONFIRM_TIMEOUT = 2.0
 
 FeedCallback = Callable[[dict[str, Any]], None]
 
@@ -66,6 +71,7 @@ class FrameDispatcher:
         self._confirm = confirm and self._amqp
         self._in_memory = app.conf.broker_url.startswith("memory://")
         self._connection_errors: tuple[type[BaseException], ...] = (OSError, OperationalError, MessageNacked)
+        self._lock = threading.RLock()
 
     def send(self, frame: Frame, algorithms: Sequence[str], stats: CaptureStats) -> None:
         """Publish ``frame`` to every algorithm's queue and to the streamers.
@@ -73,6 +79,10 @@ class FrameDispatcher:
         Raises:
             BrokerUnavailableError: the broker cannot be reached (the frame is lost).
         """
+        with self._lock:
+            self._send(frame, algorithms, stats)
+
+    def _send(self, frame: Frame, algorithms: Sequence[str], stats: CaptureStats) -> None:
         producer = self._ensure_producer()
         payload = frame.to_payload()
         try:
@@ -92,19 +102,21 @@ class FrameDispatcher:
         if self.feed is not None:
             self.feed(message)
             return
-        producer = self._ensure_producer()
-        try:
-            self._publish_feed(producer, message)
-        except self._connection_errors as exc:
-            self._fail(exc)
+        with self._lock:
+            producer = self._ensure_producer()
+            try:
+                self._publish_feed(producer, message)
+            except self._connection_errors as exc:
+                self._fail(exc)
 
     def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.release()
-            except self._connection_errors:  # closing a dead connection can fail; nothing is lost
-                pass
-        self._connection = self._producer = None
+        with self._lock:
+            if self._connection is not None:
+                try:
+                    self._connection.release()
+                except self._connection_errors:  # closing a dead connection can fail; nothing is lost
+                    pass
+            self._connection = self._producer = None
 
     def _send_task(self, producer: Any, frame: Frame, payload: dict[str, Any], algorithm: str) -> None:
         if self._in_memory:
@@ -125,7 +137,7 @@ class FrameDispatcher:
             kwargsrepr="{}",
         )
         amqp.send_task_message(
-            producer, name, message, queue=algorithm, declare=[], retry=False,
+            producer, name, message, queue=algorithm, declare=[], retry=False, confirm_timeout=CONFIRM_TIMEOUT,
             serializer="msgpack", delivery_mode=1,
         )
 
@@ -139,6 +151,7 @@ class FrameDispatcher:
             expiration=self.settings.max_frame_age,
             declare=[],
             retry=False,
+            confirm_timeout=CONFIRM_TIMEOUT,
         )
 
     def _ensure_producer(self) -> Any:
