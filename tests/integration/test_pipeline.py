@@ -90,7 +90,8 @@ def test_frames_flow_from_capture_through_workers_to_the_mjpeg_view(worker, stre
 def test_algorithm_queues_carry_the_bounded_arguments(private_rabbitmq, private_worker):
     # rabbitmqctl on our own node: the developer's default node is never the target of rabbitmqctl
     listing = private_rabbitmq.ctl("-q", "list_queues", "name", "arguments", "--formatter", "json").stdout
-    arguments = {row["name"]: row["arguments"] for row in json.loads(listing)}
+    # each argument is [name, AMQP type, value]
+    arguments = {row["name"]: {key: value for key, _, value in row["arguments"]} for row in json.loads(listing)}
     for name in ALGORITHM_QUEUES:
         assert arguments[name] == {"x-max-length": 4, "x-overflow": "drop-head", "x-message-ttl": 2000}, arguments
 
