@@ -5,6 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VIGIL_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
+TEST_EXTRAS="detectors,test,bench"  # what scripts/test.sh and .ci/run install
 
 vigil_venv() {
     local extras="$1"

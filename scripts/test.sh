@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Run Vigil's tests from a fresh machine: creates .venv, installs everything, makes sure
 # RabbitMQ and Redis run on 127.0.0.1 (starting them if installed), then runs pytest.
+# The tests only use those servers as a client: the ones that stop or restart a server
+# start private ones of their own (tests/integration/servers.py).
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
 source "$(dirname "$0")/_env.sh"
-vigil_venv "detectors,test,bench"
+vigil_venv "$TEST_EXTRAS"
 if ! ensure_services; then
     if [ "${CI:-}" = "true" ]; then
         echo "!! CI=true: the integration tests need RabbitMQ and Redis; failing" >&2

@@ -32,8 +32,9 @@ DEFAULT_FRAME_WIDTH = 640
 DEFAULT_EVENTS_MAXLEN = 10_000
 ENV_PREFIX = "VIGIL_"
 CONFIG_ENV = "VIGIL_CONFIG"
-# VIGIL_* variables that are not settings: the config file, test and benchmark inputs.
-NON_SETTING_ENV = frozenset({CONFIG_ENV, "VIGIL_DATA_DIR"})
+# VIGIL_* variables that are not settings: the config file, test and benchmark inputs, and the
+# scripts' virtual environment (.ci/run exports VIGIL_VENV to everything it runs).
+NON_SETTING_ENV = frozenset({CONFIG_ENV, "VIGIL_DATA_DIR", "VIGIL_VENV"})
 NON_SETTING_ENV_PREFIXES = ("VIGIL_TEST_",)
 
 

@@ -3,15 +3,22 @@
 URLs come from VIGIL_TEST_BROKER_URL / VIGIL_TEST_RESULT_BACKEND (loopback defaults;
 results go to Redis db 15, flushed around each test). When a service is unreachable
 the tests skip on a laptop and FAIL when CI=true.
+
+Those servers are the developer's: tests only use them as a client. A test that stops,
+restarts or kills a server uses ``private_env`` instead: a RabbitMQ node and a Redis of its
+own (tests/integration/servers.py), started once per session on free ports when the first
+such test asks for them, and stopped at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-import socket
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +26,16 @@ import redis
 import requests
 from kombu import Connection
 
+from tests.integration.servers import (
+    PrivateRabbitMQ,
+    PrivateRedis,
+    ServerNotInstalled,
+    ServerUnavailable,
+    free_port,
+)
 from vigil.bench.processes import BenchProcess
+
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_URL = os.environ.get("VIGIL_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -33,6 +49,7 @@ BIN = Path(sys.executable).parent
 def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: a missing service fails the run)", pytrace=False)
+    warnings.warn(f"SKIPPED: {reason}", pytest.PytestWarning, stacklevel=2)  # listed in the warnings summary
     pytest.skip(f"{reason}; start it to run the integration tests")
 
 
@@ -49,22 +66,68 @@ def services() -> None:
         unavailable(f"Redis unreachable at {RESULT_BACKEND}: {exc}")
 
 
-def delete_queues() -> None:
-    with Connection(BROKER_URL) as connection:
+def clean_servers(broker_url: str, result_backend: str) -> None:
+    """Delete our queues and flush the test Redis db."""
+    with Connection(broker_url) as connection:
         channel = connection.default_channel
         for name in ALGORITHM_QUEUES:
             channel.queue_delete(name)
+    client = redis.Redis.from_url(result_backend)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
 
 
 @pytest.fixture
-def clean(services) -> None:
+def clean(services) -> Iterator[None]:
     """Purge our queues and the test Redis db before and after a test."""
-    client = redis.Redis.from_url(RESULT_BACKEND)
-    delete_queues()
-    client.flushdb()
+    clean_servers(BROKER_URL, RESULT_BACKEND)
     yield
-    delete_queues()
-    client.flushdb()
+    clean_servers(BROKER_URL, RESULT_BACKEND)
+
+
+@pytest.fixture(scope="session")
+def private_rabbitmq() -> Iterator[PrivateRabbitMQ]:
+    """A RabbitMQ node of our own that a test may stop and restart (``node.ctl("stop_app")``).
+
+    Not installed: skip (fail with CI=true). Installed but it does not start: fail.
+    """
+    try:
+        node = PrivateRabbitMQ()
+    except ServerNotInstalled as exc:
+        unavailable(str(exc))
+    try:
+        node.start()
+    except ServerUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    log.info("private RabbitMQ node %s on port %d started in %.1f s", node.node, node.port, node.startup_seconds)
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def private_redis() -> Iterator[PrivateRedis]:
+    """A Redis of our own that a test may stop, flush or kill."""
+    server = PrivateRedis()
+    try:
+        server.start()
+    except ServerNotInstalled as exc:
+        server.stop()
+        unavailable(str(exc))
+    except ServerUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_env(vigil_env, private_rabbitmq, private_redis) -> Iterator[dict[str, str]]:
+    """``vigil_env`` pointed at the private servers, cleaned before and after the test."""
+    result_backend = private_redis.url
+    clean_servers(private_rabbitmq.url, result_backend)
+    yield dict(vigil_env, VIGIL_BROKER_URL=private_rabbitmq.url, VIGIL_RESULT_BACKEND=result_backend)
+    clean_servers(private_rabbitmq.url, result_backend)
 
 
 @pytest.fixture
@@ -78,12 +141,6 @@ def vigil_env(tmp_path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -108,21 +165,21 @@ def celery(*args: str) -> list[str]:
     return [str(BIN / "celery"), "-A", "vigil", *args]
 
 
-@pytest.fixture
-def worker(clean, spawn, vigil_env) -> BenchProcess:
+def start_worker(spawn, env: dict[str, str]) -> BenchProcess:
+    """A worker on all four queues, returned once it is ready."""
     process = spawn(
         celery("worker", "-Q", ",".join(ALGORITHM_QUEUES), "-P", "threads", "-c", "2", "-l", "INFO",
                "--without-mingle", "--without-gossip", "-n", f"itest-{os.getpid()}@%h"),
-        vigil_env, "worker",
+        env, "worker",
     )
     process.wait_for("ready.", 60)
     return process
 
 
-@pytest.fixture
-def streamer(clean, spawn, vigil_env) -> tuple[BenchProcess, str]:
+def start_streamer(spawn, env: dict[str, str]) -> tuple[BenchProcess, str]:
+    """A streamer on a free port, returned with its URL once /healthz answers."""
     port = free_port()
-    process = spawn(vigil("stream", "--port", str(port)), vigil_env, "streamer")
+    process = spawn(vigil("stream", "--port", str(port)), env, "streamer")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -131,6 +188,26 @@ def streamer(clean, spawn, vigil_env) -> tuple[BenchProcess, str]:
                 return process, url
         time.sleep(0.2)
     raise AssertionError(f"streamer not healthy:\n{process.output()}")
+
+
+@pytest.fixture
+def worker(clean, spawn, vigil_env) -> BenchProcess:
+    return start_worker(spawn, vigil_env)
+
+
+@pytest.fixture
+def streamer(clean, spawn, vigil_env) -> tuple[BenchProcess, str]:
+    return start_streamer(spawn, vigil_env)
+
+
+@pytest.fixture
+def private_worker(private_env, spawn) -> BenchProcess:
+    return start_worker(spawn, private_env)
+
+
+@pytest.fixture
+def private_streamer(private_env, spawn) -> tuple[BenchProcess, str]:
+    return start_streamer(spawn, private_env)
 
 
 @pytest.fixture

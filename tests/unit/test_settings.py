@@ -54,6 +54,12 @@ def test_bad_config_file(tmp_path):
         Settings.load(environ={"VIGIL_CONFIG": str(config)})
 
 
+def test_the_scripts_own_variables_are_not_mistaken_for_unknown_settings():
+    # .ci/run exports VIGIL_VENV to the whole suite; the tests read VIGIL_DATA_DIR and VIGIL_TEST_*
+    environ = {"VIGIL_VENV": "/tmp/venv", "VIGIL_DATA_DIR": "/tmp/data", "VIGIL_TEST_BROKER_URL": "amqp://x//"}
+    assert Settings.load(environ=environ) == Settings.load(environ={})
+
+
 def test_algorithms_parse_and_deduplicate():
     settings = Settings.load(environ={"VIGIL_ALGORITHMS": "pose, fall,pose"})
     assert settings.algorithms == ("pose", "fall")

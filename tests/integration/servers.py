@@ -1,0 +1,216 @@
+"""Private RabbitMQ and Redis servers that a destructive test owns.
+
+A test that stops, restarts or kills a server must never do it to the one the developer
+already runs: it starts its own on free loopback ports, with its own files, and stops it after.
+
+- ``PrivateRabbitMQ``: a second RabbitMQ node (``vigil-test-<pid>@localhost``) with its own
+  Erlang distribution port, its own epmd on a free port, its own Erlang cookie (``HOME`` is a
+  private directory), and private config, plugins, mnesia and log files, so nothing in
+  ``/etc/rabbitmq`` (a listener on 5672, the management plugin on 15672) leaks in. Its
+  ``rabbitmqctl`` always carries ``-n NODE`` and the same private environment.
+- ``PrivateRedis``: ``redis-server --port N --save "" --appendonly no`` in a private directory.
+
+Every process is started in the foreground by ``subprocess.Popen`` and stopped by its pid, so
+nothing outlives the test session even when a stop command fails.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+
+class ServerUnavailable(RuntimeError):
+    """A private server could not be started."""
+
+
+class ServerNotInstalled(ServerUnavailable):
+    """Its program is not installed on this machine."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rabbitmq_scripts() -> tuple[Path, Path]:
+    """``rabbitmq-server`` and ``rabbitmqctl`` that run as the current user.
+
+    Debian's ``/usr/sbin/rabbitmq-server`` is a wrapper that switches to the ``rabbitmq`` user
+    (whose cookie and directories belong to the default node) or refuses any other user; the real
+    scripts sit beside the wrapper. Other installs (Homebrew, the generic tarball) are the scripts.
+
+    Raises:
+        ServerNotInstalled: RabbitMQ is not installed.
+    """
+    found = shutil.which("rabbitmq-server") or next(
+        (p for p in ("/usr/lib/rabbitmq/bin/rabbitmq-server", "/usr/sbin/rabbitmq-server") if os.path.exists(p)), None)
+    if found is None:
+        raise ServerNotInstalled("rabbitmq-server is not installed (needed for the tests that restart the broker)")
+    real = Path(os.path.realpath(found))
+    if real.name == "rabbitmq-script-wrapper":
+        real = real.parent / "rabbitmq-server"
+    ctl = real.parent / "rabbitmqctl"
+    if not real.exists() or not ctl.exists():
+        raise ServerUnavailable(f"rabbitmq-server found at {found}, but not the scripts beside it ({real}, {ctl})")
+    return real, ctl
+
+
+def _tail(path: Path, chars: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+def _stop_process(popen: subprocess.Popen, timeout: float) -> None:
+    if popen.poll() is None:
+        popen.send_signal(signal.SIGTERM)
+        try:
+            popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node of our own; :meth:`start` returns once it accepts AMQP connections."""
+
+    def __init__(self) -> None:
+        self.server_script, self.ctl_script = rabbitmq_scripts()
+        self.base = Path(tempfile.mkdtemp(prefix="vigil-rabbitmq-"))
+        self.node = f"vigil-test-{os.getpid()}@localhost"
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.epmd_port = free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.log_path = self.base / "server.out"
+        self.env = self._environment()
+        self._epmd: subprocess.Popen | None = None
+        self._server: subprocess.Popen | None = None
+        self.startup_seconds = float("nan")
+
+    def _environment(self) -> dict[str, str]:
+        home = self.base / "home"
+        home.mkdir()
+        cookie = home / ".erlang.cookie"
+        cookie.write_text("".join(secrets.choice(string.ascii_uppercase) for _ in range(20)))
+        cookie.chmod(0o400)
+        config = self.base / "rabbitmq.conf"
+        config.write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        plugins = self.base / "enabled_plugins"
+        plugins.write_text("[].\n")
+        # the user's RABBITMQ_*/ERL_* settings describe the default node, never ours
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+        env.update(
+            HOME=str(home),
+            ERL_EPMD_PORT=str(self.epmd_port),
+            ERL_EPMD_ADDRESS="127.0.0.1",
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_CONF_ENV_FILE=str(self.base / "rabbitmq-env.conf"),  # absent: /etc's is not read
+            RABBITMQ_CONFIG_FILE=str(config),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(self.base / "advanced.config"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(plugins),
+            RABBITMQ_MNESIA_BASE=str(self.base / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.base / "log"),
+            RABBITMQ_PID_FILE=str(self.base / "rabbitmq.pid"),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+        )
+        return env
+
+    def start(self, timeout: float = 90) -> None:
+        """Start epmd and the node; wait until the node is up.
+
+        Raises:
+            ServerUnavailable: the node did not come up (its log is in the message).
+        """
+        started = time.monotonic()
+        epmd = shutil.which("epmd") or "epmd"
+        with open(self.base / "epmd.out", "ab") as log:
+            self._epmd = subprocess.Popen([epmd, "-port", str(self.epmd_port), "-address", "127.0.0.1"],
+                                          env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log_path, "ab") as log:
+            self._server = subprocess.Popen([str(self.server_script)], env=self.env, cwd=self.base,
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        waited = self.ctl("wait", self.env["RABBITMQ_PID_FILE"], "--timeout", str(int(timeout)), timeout=timeout + 30,
+                          check=False)
+        if waited.returncode != 0 or self._server.poll() is not None:
+            reason = (f"private RabbitMQ node {self.node} did not start:\n{(waited.stdout + waited.stderr)[-2000:]}\n"
+                      f"{_tail(self.log_path)}")
+            self.stop()
+            raise ServerUnavailable(reason)
+        self.startup_seconds = time.monotonic() - started
+
+    def ctl(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``rabbitmqctl -n NODE ARGS`` with the node's environment (never the default node)."""
+        done = subprocess.run([str(self.ctl_script), "-n", self.node, *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout, cwd=self.base)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl -n {self.node} {' '.join(args)} failed ({done.returncode}):\n"
+                               f"{done.stdout}{done.stderr}")
+        return done
+
+    def stop(self) -> None:
+        """Stop the node and its epmd, and remove every file they wrote."""
+        if self._server is not None and self._server.poll() is None:
+            self.ctl("stop", timeout=60, check=False)
+            _stop_process(self._server, 30)
+        if self._epmd is not None:
+            _stop_process(self._epmd, 10)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PrivateRedis:
+    """``redis-server`` of our own, nothing saved to disk; :meth:`start` returns once it answers PING."""
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="vigil-redis-"))
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_path = self.base / "server.out"
+        self._server: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 20) -> None:
+        """Raises:
+            ServerUnavailable: redis-server is not installed or does not answer.
+        """
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ServerNotInstalled("redis-server is not installed (needed for the tests that own their Redis)")
+        with open(self.log_path, "ab") as log:
+            self._server = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.base), "--daemonize", "no"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.base)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._server.poll() is None:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.1)
+            finally:
+                client.close()
+        reason = f"private redis-server on port {self.port} did not start:\n{_tail(self.log_path)}"
+        self.stop()
+        raise ServerUnavailable(reason)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            _stop_process(self._server, 10)
+        shutil.rmtree(self.base, ignore_errors=True)
