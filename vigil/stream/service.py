@@ -147,7 +147,7 @@ def distributed_streamer(settings: Settings, host: str, port: int | None,
     core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues)
     inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed))}
     if settings.result_backend.startswith(("redis://", "rediss://")):
-        inputs["results"] = RedisResultListener(settings.result_backend, core.on_result)
+        inputs["results"] = RedisResultListener(settings.result_backend, core.on_result, core.result_rejected)
     else:
         from vigil.app import create_app
 
