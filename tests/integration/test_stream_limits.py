@@ -114,7 +114,9 @@ def test_forged_results_on_redis_change_nothing_in_metrics(clean):
         assert {name for name, labels in after for _, value in labels if "fake" in value or "\n" in value} == set()
         rejected = {dict(labels)["reason"]: value for (name, labels), value in after.items()
                     if name == "vigil_results_rejected_total"}
-        assert rejected == {"malformed": 2, "unknown_algorithm": 1, "too_large": 1, "unknown_camera": 2000}
+        # (pub/sub spans Redis databases: other runs' real results on this server count as unknown cameras)
+        assert rejected.pop("unknown_camera") >= 2000
+        assert rejected == {"malformed": 2, "unknown_algorithm": 1, "too_large": 1}
     finally:
         service.stop()
         client.close()
