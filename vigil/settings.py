@@ -30,6 +30,11 @@ DEFAULT_RESULT_EXPIRES = 60
 DEFAULT_RESULT_DEADLINE = 1.0
 DEFAULT_FRAME_WIDTH = 640
 DEFAULT_EVENTS_MAXLEN = 10_000
+DEFAULT_MAX_CAMERAS = 64
+DEFAULT_HTTP_MAX_CONNECTIONS = 256
+DEFAULT_HTTP_MAX_VIEWERS = 128
+DEFAULT_HTTP_HEADER_TIMEOUT = 10.0
+DEFAULT_HTTP_VIEWER_TIMEOUT = 10.0
 ENV_PREFIX = "VIGIL_"
 CONFIG_ENV = "VIGIL_CONFIG"
 # VIGIL_* variables that are not settings: the config file, test and benchmark inputs, and the
@@ -153,6 +158,29 @@ class Settings:
     )
     events_db: str = _setting(
         "vigil-events.sqlite3", _text, "SQLite file for events in embedded mode (`vigil run`); `:memory:` keeps none."
+    )
+    max_cameras: int = _setting(
+        DEFAULT_MAX_CAMERAS, _int_in(1), "Cameras a streamer follows; frames of more cameras are refused and counted."
+    )
+    http_max_connections: int = _setting(
+        DEFAULT_HTTP_MAX_CONNECTIONS,
+        _int_in(2),
+        "Open HTTP connections; past it the oldest idle one is closed (lowered to fit the open-files limit).",
+    )
+    http_max_viewers: int = _setting(
+        DEFAULT_HTTP_MAX_VIEWERS,
+        _int_in(1),
+        "MJPEG and event-stream clients at once (fewer than `http_max_connections`); more get 503.",
+    )
+    http_header_timeout: float = _setting(
+        DEFAULT_HTTP_HEADER_TIMEOUT,
+        _positive_float,
+        "Seconds an HTTP connection may sit with no request in progress (slow request head, idle keep-alive).",
+    )
+    http_viewer_timeout: float = _setting(
+        DEFAULT_HTTP_VIEWER_TIMEOUT,
+        _positive_float,
+        "Seconds an MJPEG or event-stream client may take no data before it is dropped.",
     )
     log_level: str = _setting("INFO", lambda v: _text(v).upper(), "Log level of Vigil's commands.")
 

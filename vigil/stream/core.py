@@ -17,9 +17,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from vigil.detectors.registry import algorithm_names
 from vigil.errors import VigilError
+from vigil.logs import RateLimitedLog
 from vigil.messages import DetectionResult, FrameMessage, TaskRef, parse_feed_message
 from vigil.settings import Settings
+from vigil.stream.admission import MALFORMED, Admission, bounded_stats
 from vigil.stream.events import EventLog, EventStore
 from vigil.stream.ingest import Ingest
 from vigil.stream.metrics import QueueProbe, StreamMetrics
@@ -56,28 +59,56 @@ class StreamCore:
         self.recent_latencies: deque[float] = deque(maxlen=RECENT_LATENCIES)
         self.frame_listeners: list[FrameListener] = []
         self.started_at = time.time()
+        self.admission = Admission((*settings.algorithms, *algorithm_names()), settings.max_cameras)
         self._ingest = Ingest(settings.result_deadline)
+        self._refused_feed = RateLimitedLog(log)
+        self._refused_results = RateLimitedLog(log)
         self._rules = RuleRunner()
         self._wake = threading.Event()
 
     # -- inputs (any thread) ------------------------------------------------------------
 
     def on_feed(self, message: Any) -> None:
-        """A message from the capture feed: a frame or a capture status report."""
+        """A message from the capture feed: a frame or a capture status report.
+
+        Only admitted cameras are listed (:mod:`~vigil.stream.admission`): a frame admits its
+        camera, a status report of a camera that sent no frame changes nothing.
+        """
         try:
             parsed = parse_feed_message(message, self.settings.max_payload_bytes)
         except VigilError as exc:
-            log.warning("ignoring a malformed feed message: %s", exc)
+            self._refuse_feed(MALFORMED, "ignoring a malformed feed message: %s", exc)
             return
-        camera = parsed.frame.camera if isinstance(parsed, FrameMessage) else parsed.camera
         if isinstance(parsed, FrameMessage):
+            camera = parsed.frame.camera
+            reason = self.admission.frame(parsed)
+            if reason is not None:
+                self._refuse_feed(reason, "ignoring frame %s#%d (%s)", camera, parsed.frame.seq, reason)
+                return
             self._ingest.add_frame(parsed, time.time())
             self.metrics.frames_received.labels(camera=camera).inc()
-        self.views.get_or_create(camera).capture_stats = parsed.stats
+            view = self.views.get_or_create(camera)
+        else:
+            camera = parsed.camera
+            found = self.views.get(camera) if self.admission.known(camera) else None
+            if found is None:
+                return  # a camera still connecting, or a forged report: nothing to show yet
+            view = found
+        view.capture_stats = bounded_stats(parsed.stats)
         self._wake.set()
 
     def on_result(self, ref: TaskRef, result: DetectionResult) -> None:
-        """A result from the backend; ``ref`` (from its task id) says which frame it belongs to."""
+        """A result from the backend; ``ref`` (from its task id) says which frame it belongs to.
+
+        Results for a camera or an algorithm no admitted frame asked for are refused and counted
+        in ``vigil_results_rejected``, never under their own names.
+        """
+        reason = self.admission.result(ref)
+        if reason is not None:
+            self.result_rejected(reason)
+            self._refused_results.warning("ignoring a result for %s on camera %s (%s)",
+                                          ref.algorithm, ref.camera, reason)
+            return
         self.metrics.results.labels(camera=ref.camera, algorithm=ref.algorithm, status=result.status).inc()
         if "queue_wait" in result.timings:
             self.metrics.queue_wait.labels(algorithm=ref.algorithm).observe(result.timings["queue_wait"])
@@ -86,6 +117,14 @@ class StreamCore:
         if not self._ingest.add_result(ref, result, time.time()):
             self.metrics.results_late.labels(camera=ref.camera, algorithm=ref.algorithm).inc()
         self._wake.set()
+
+    def result_rejected(self, reason: str) -> None:
+        """Count a result refused before or at admission (one of ``admission.REASONS``)."""
+        self.metrics.results_rejected.labels(reason=reason).inc()
+
+    def _refuse_feed(self, reason: str, message: str, *args: object) -> None:
+        self.metrics.feed_rejected.labels(reason=reason).inc()
+        self._refused_feed.warning(message, *args)
 
     def pending_task_ids(self) -> list[str]:
         """Task ids still awaited (for result sources that must poll)."""

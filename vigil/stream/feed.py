@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,28 +18,54 @@ from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
 
+FEED_HEARTBEAT = 30.0  # seconds; RabbitMQ closes a connection that sends nothing for about two of them
+HEARTBEAT_CHECKS = 4  # heartbeat checks per interval: amqp sends a heartbeat once half an interval is silent
+
 
 class FeedConsumer(ConsumerMixin):
     """Consumes the ``vigil.frames`` fanout through this streamer's own bounded queue.
 
-    kombu's ConsumerMixin reconnects with backoff when the broker goes away.
+    kombu's ConsumerMixin reconnects with backoff when the broker goes away. It only checks
+    heartbeats when no message came for a second; this consumer never acknowledges (``no_ack``),
+    so while frames flow it sent nothing at all and RabbitMQ closed the connection for missed
+    heartbeats. :meth:`on_iteration` checks them on a clock instead.
+
+    Args:
+        settings: the broker URL and the feed queue's bound.
+        on_message: called with each feed message (a dict), on the consumer's thread.
+        heartbeat: seconds of the AMQP heartbeat asked of the broker.
     """
 
-    def __init__(self, settings: Settings, on_message: Callable[[dict[str, Any]], None]) -> None:
-        self.connection = Connection(settings.broker_url, connect_timeout=2, heartbeat=30)
+    def __init__(self, settings: Settings, on_message: Callable[[dict[str, Any]], None],
+                 heartbeat: float = FEED_HEARTBEAT) -> None:
+        self.connection = Connection(settings.broker_url, connect_timeout=2, heartbeat=heartbeat)
         self.queue = streamer_queue(f"vigil.stream.{socket.gethostname()}.{os.getpid()}", settings)
         self.on_message = on_message
         self.connected = threading.Event()
+        self.connections = 0  # connections established: stays 1 while the first one holds
+        self._check_every = min(1.0, heartbeat / HEARTBEAT_CHECKS)
+        self._consuming: Connection | None = None  # the mixin consumes on a clone of self.connection
+        self._next_check = 0.0
 
     def get_consumers(self, consumer_cls: Any, channel: Any) -> list[Consumer]:
         return [consumer_cls(queues=[self.queue], callbacks=[self._receive], accept=["msgpack"], no_ack=True)]
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+        self._consuming = connection
+        self.connections += 1
         self.connected.set()
         log.info("receiving frames from %s", connection.as_uri())
 
+    def on_iteration(self) -> None:
+        """Before each drain: send a heartbeat when one is due, however busy the feed is."""
+        now = time.monotonic()
+        if self._consuming is not None and now >= self._next_check:
+            self._next_check = now + self._check_every
+            self._consuming.heartbeat_check()  # raises a connection error the mixin reconnects on
+
     def on_connection_error(self, exc: Exception, interval: float) -> None:
         self.connected.clear()
+        self._consuming = None
         log.warning("broker unreachable (%s): retrying in %.1f s", exc, interval)
 
     def _receive(self, body: Any, message: Any) -> None:

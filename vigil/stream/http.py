@@ -23,6 +23,7 @@ from aiohttp import web
 
 from vigil.errors import VigilError
 from vigil.stream.core import StreamCore
+from vigil.stream.limits import ConnectionGuard, HttpLimits, send_or_drop
 from vigil.stream.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from vigil.stream.views import AnnotatedFrame, CameraView
 
@@ -35,6 +36,7 @@ KEEPALIVE_SECONDS = 15.0
 HealthCheck = Callable[[], dict[str, bool]]
 CORE = web.AppKey("core", StreamCore)
 HEALTH: web.AppKey[HealthCheck] = web.AppKey("health")
+GUARD = web.AppKey("guard", ConnectionGuard)
 
 
 def mjpeg_part(jpeg: bytes, headers: dict[str, str] | None = None, boundary: str = BOUNDARY) -> bytes:
@@ -96,16 +98,23 @@ class Hub:
 HUB = web.AppKey("hub", Hub)
 
 
-def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]]) -> web.Application:
+def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
+                   limits: HttpLimits | None = None) -> web.Application:
     """The aiohttp application serving ``core``.
 
     Args:
         core: the stream core (views, events, metrics).
         health: returns the connection state of each input, e.g. ``{"feed": True, "results": True}``.
+        limits: connections, viewers and timeouts (default: from ``core.settings``, fitted to the
+            open-files limit). A server that wraps its protocol with ``app[GUARD]`` enforces all of
+            them; any other (aiohttp's test server) gets the viewer cap and timeout.
     """
-    app = web.Application()
+    limits = limits or HttpLimits.from_settings(core.settings).fitted()
+    guard = ConnectionGuard(limits, lambda reason: core.metrics.http_closed.labels(reason=reason).inc())
+    app = web.Application(middlewares=[guard.middleware])
     app[CORE] = core
     app[HEALTH] = health
+    app[GUARD] = guard
 
     async def on_startup(app: web.Application) -> None:
         hub = app[HUB] = Hub(asyncio.get_running_loop())
@@ -146,33 +155,36 @@ async def cameras(request: web.Request) -> web.Response:
 async def mjpeg(request: web.Request) -> web.StreamResponse:
     view = _view(request)
     hub = request.app[HUB]
+    guard = request.app[GUARD]
     loop = asyncio.get_running_loop()
-    response = web.StreamResponse(headers={
-        "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-        "Cache-Control": "no-cache, no-store",
-    })
-    await response.prepare(request)
-    view.viewers += 1
-    sent_version = -1
-    try:
-        while True:
-            if view.version == sent_version or view.frame is None:
-                ready = hub.frame_ready(view.name)
-                try:
-                    await asyncio.wait_for(ready.wait(), KEEPALIVE_SECONDS)
-                except TimeoutError:
+    async with guard.viewer():
+        response = web.StreamResponse(headers={
+            "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            "Cache-Control": "no-cache, no-store",
+        })
+        await response.prepare(request)
+        view.viewers += 1
+        sent_version = -1
+        try:
+            while True:
+                if view.version == sent_version or view.frame is None:
+                    ready = hub.frame_ready(view.name)
+                    try:
+                        await asyncio.wait_for(ready.wait(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        continue
+                annotated = await loop.run_in_executor(None, view.annotated)
+                if annotated is None or annotated.version == sent_version:
                     continue
-            annotated = await loop.run_in_executor(None, view.annotated)
-            if annotated is None or annotated.version == sent_version:
-                continue
-            sent_version = annotated.version
-            # A slow viewer blocks here alone; meanwhile newer frames replace older ones,
-            # so it skips frames instead of slowing the others.
-            await response.write(mjpeg_part(annotated.jpeg, frame_headers(view.name, annotated)))
-    except ConnectionResetError:
-        pass  # the viewer went away
-    finally:
-        view.viewers -= 1
+                sent_version = annotated.version
+                # A slow viewer blocks here alone; meanwhile newer frames replace older ones,
+                # so it skips frames instead of slowing the others. One that stopped reading is dropped.
+                part = mjpeg_part(annotated.jpeg, frame_headers(view.name, annotated))
+                await send_or_drop(request, response, part, guard.limits.viewer_timeout, guard)
+        except ConnectionResetError:
+            pass  # the viewer went away, or was dropped
+        finally:
+            view.viewers -= 1
     return response
 
 
@@ -207,23 +219,26 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def _event_stream(request: web.Request, camera: str | None) -> web.StreamResponse:
     hub = request.app[HUB]
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    await response.prepare(request)
-    queue = hub.subscribe()
-    try:
-        await response.write(b": connected\n\n")
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-                continue
-            if camera is None or event.get("camera") == camera:
-                await response.write(sse_message(event))
-    except ConnectionResetError:
-        pass  # the subscriber went away
-    finally:
-        hub.unsubscribe(queue)
+    guard = request.app[GUARD]
+    timeout = guard.limits.viewer_timeout
+    async with guard.viewer():
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        queue = hub.subscribe()
+        try:
+            await send_or_drop(request, response, b": connected\n\n", timeout, guard)
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await send_or_drop(request, response, b": keep-alive\n\n", timeout, guard)
+                    continue
+                if camera is None or event.get("camera") == camera:
+                    await send_or_drop(request, response, sse_message(event), timeout, guard)
+        except ConnectionResetError:
+            pass  # the subscriber went away, or was dropped
+        finally:
+            hub.unsubscribe(queue)
     return response
 
 

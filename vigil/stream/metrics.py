@@ -60,6 +60,18 @@ class StreamMetrics:
         )
         self.results_late = Counter("vigil_results_late", "Results that arrived after their frame.",
                                     ["camera", "algorithm"], registry=registry)
+        self.results_rejected = Counter(
+            "vigil_results_rejected", "Results refused: malformed, too large, or for a camera or algorithm "
+            "no admitted frame asked for.", ["reason"], registry=registry,
+        )
+        self.feed_rejected = Counter(
+            "vigil_feed_rejected", "Feed messages refused: malformed, an unknown algorithm, too many cameras.",
+            ["reason"], registry=registry,
+        )
+        self.http_closed = Counter(
+            "vigil_http_closed", "HTTP connections the streamer closed or refused, by reason.", ["reason"],
+            registry=registry,
+        )
         self.events = Counter("vigil_events", "Events raised by the rules.", ["camera", "kind"], registry=registry)
         self.queue_wait = Histogram(
             "vigil_queue_wait_seconds", "Capture to worker start (time a frame waited in the queue).",

@@ -13,7 +13,8 @@ its own results. A frame waits for its results until:
   delay the live view.
 
 Results that arrive after their frame was emitted are counted as late and dropped.
-A new capture ``session`` (a restarted daemon, whose seq starts again) resets the camera.
+A new capture ``session`` (a restarted daemon, whose seq starts again) resets the camera; only a
+frame starts a new session, a result of another session is dropped.
 """
 
 from __future__ import annotations
@@ -119,9 +120,15 @@ class Reassembler:
 
     def add_result(self, camera_name: str, session: int, seq: int, algorithm: str,
                    result: DetectionResult, now: float) -> bool:
-        """A result from the backend. Returns False if it was late or stale and dropped."""
-        camera = self._camera(camera_name, session)
+        """A result from the backend. Returns False if it was late or stale and dropped.
+
+        Only a frame starts a new session: a result for another session than the camera's (an
+        older run, or a forged id) is dropped instead of resetting the camera.
+        """
+        camera = self._cameras.get(camera_name)
         if camera is None:
+            camera = self._cameras[camera_name] = _Camera(session)
+        elif session != camera.session:
             self.counters.orphan_results += 1
             return False
         if seq <= camera.last_emitted:

@@ -21,6 +21,7 @@ from vigil.backoff import Backoff
 from vigil.errors import MessageError
 from vigil.logs import RateLimitedLog
 from vigil.messages import STATUS_ERROR, STATUS_EXPIRED, DetectionResult, TaskRef, parse_task_id
+from vigil.stream.admission import MALFORMED, MAX_RESULT_BYTES, TOO_LARGE
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ RESULT_PATTERN = RESULT_KEY_PREFIX + "vigil.*"
 RECONNECT_MAX_DELAY = 5.0
 
 ResultCallback = Callable[[TaskRef, DetectionResult], None]
+RejectCallback = Callable[[str], None]
 
 
 def result_from_meta(task_id: str, meta: Any) -> tuple[TaskRef, DetectionResult] | None:
@@ -61,11 +63,17 @@ def result_from_meta(task_id: str, meta: Any) -> tuple[TaskRef, DetectionResult]
 
 
 class RedisResultListener:
-    """Receives every Vigil result from Redis pub/sub, reconnecting with backoff."""
+    """Receives every Vigil result from Redis pub/sub, reconnecting with backoff.
 
-    def __init__(self, url: str, on_result: ResultCallback) -> None:
+    Anyone who can write to Redis can publish on these channels: a message over
+    ``MAX_RESULT_BYTES``, with a channel that is no Vigil task id, or whose result disagrees
+    with its id is refused and reported to ``on_reject`` with the reason.
+    """
+
+    def __init__(self, url: str, on_result: ResultCallback, on_reject: RejectCallback | None = None) -> None:
         self.url = url
         self.on_result = on_result
+        self.on_reject = on_reject
         self.connected = threading.Event()
         self._errors = RateLimitedLog(log)
 
@@ -98,13 +106,26 @@ class RedisResultListener:
 
     def _handle(self, message: dict[str, Any]) -> None:
         channel = message["channel"].decode(errors="replace")
+        data = message["data"]
+        if len(data) > MAX_RESULT_BYTES:
+            self._reject(TOO_LARGE, "ignoring a result of %d bytes on %r", len(data), channel)
+            return
+        task_id = channel[len(RESULT_KEY_PREFIX):]
+        if parse_task_id(task_id) is None:
+            self._reject(MALFORMED, "ignoring a result on %r: not a Vigil task id", channel)
+            return
         try:
-            parsed = result_from_meta(channel[len(RESULT_KEY_PREFIX):], json.loads(message["data"]))
+            parsed = result_from_meta(task_id, json.loads(data))
         except (ValueError, TypeError, MessageError) as exc:
-            self._errors.warning("ignoring a malformed result on %r: %s", channel, exc)
+            self._reject(MALFORMED, "ignoring a malformed result on %r: %s", channel, exc)
             return
         if parsed is not None:
             self.on_result(*parsed)
+
+    def _reject(self, reason: str, message: str, *args: object) -> None:
+        if self.on_reject is not None:
+            self.on_reject(reason)
+        self._errors.warning(message, *args)
 
 
 class BackendPoller:

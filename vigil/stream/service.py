@@ -20,7 +20,8 @@ from vigil.settings import Settings
 from vigil.stream.core import StreamCore
 from vigil.stream.events import EventStore, RedisEventStore, SqliteEventStore
 from vigil.stream.feed import FeedConsumer
-from vigil.stream.http import create_web_app
+from vigil.stream.http import GUARD, create_web_app
+from vigil.stream.limits import ACCEPT_BACKLOG, ConnectionGuard, quiet_accept_errors
 from vigil.stream.metrics import QueueProbe
 from vigil.stream.recorder import Recorder
 from vigil.stream.results import BackendPoller, RedisResultListener
@@ -52,6 +53,7 @@ class StreamService:
         self._http_error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._http_done: asyncio.Future[None] | None = None
+        self.guard: ConnectionGuard | None = None  # the HTTP server's connections, once it serves
 
     @property
     def url(self) -> str:
@@ -103,22 +105,34 @@ class StreamService:
     def _serve(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        runner = web.AppRunner(create_web_app(self.core, self.health), shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT,
-                               access_log=None)
+        quiet_accept_errors(loop)
+        app = create_web_app(self.core, self.health)
+        guard = self.guard = app[GUARD]
+        # aiohttp's own keep-alive timeout too, though the guard closes idle connections first.
+        runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT, access_log=None,
+                               keepalive_timeout=guard.limits.header_timeout)
+        server: asyncio.Server | None = None
         try:
             loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, self.host, self.port)
-            loop.run_until_complete(site.start())
-            self.port = runner.addresses[0][1]  # the port the OS picked when asked for 0
+            assert runner.server is not None
+            # Our own listening socket instead of a TCPSite: every connection goes through the guard.
+            server = loop.run_until_complete(loop.create_server(
+                guard.protocol_factory(runner.server), self.host, self.port, backlog=ACCEPT_BACKLOG,
+                reuse_address=True,
+            ))
+            self.port = server.sockets[0].getsockname()[1]  # the port the OS picked when asked for 0
         except OSError as exc:
             self._http_error = exc
             self._http_ready.set()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
             return
         self._http_done = loop.create_future()
         self._http_ready.set()
         try:
             loop.run_until_complete(self._http_done)
         finally:
+            server.close()
             loop.run_until_complete(runner.cleanup())
             _cancel_remaining(loop)
             loop.close()
@@ -147,7 +161,7 @@ def distributed_streamer(settings: Settings, host: str, port: int | None,
     core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues)
     inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed))}
     if settings.result_backend.startswith(("redis://", "rediss://")):
-        inputs["results"] = RedisResultListener(settings.result_backend, core.on_result)
+        inputs["results"] = RedisResultListener(settings.result_backend, core.on_result, core.result_rejected)
     else:
         from vigil.app import create_app
 
