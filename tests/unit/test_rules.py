@@ -47,14 +47,16 @@ def feed(rule: Any, observations: Sequence[Any], fps: float) -> list[Any]:
 
 
 # -- fall ---------------------------------------------------------------------------------
-def person(angle: float, hips_y: float = 200.0, score: float = 0.9, x: float = 200.0) -> PersonPose:
+def person(
+    angle: float, hips_y: float = 200.0, score: float = 0.9, x: float = 200.0, radius: float = 150.0
+) -> PersonPose:
     return PersonPose(
         box=[int(x) - 100, 100, 200, 200],
         score=score,
         angle=angle,
         hips=[x, hips_y],
         shoulders=[x, hips_y - 80],
-        radius=150.0,
+        radius=radius,
     )
 
 
@@ -127,6 +129,33 @@ def fall_frames(
 )
 def test_fall_rule(pieces: list[tuple[float, Any]], fps: float, expected: list[str]) -> None:
     events = feed(FallRule(camera="hall"), fall_frames(pieces, fps), fps)
+    assert [e.kind for e in events] == expected
+
+
+@pytest.mark.parametrize(
+    ("misread_radius", "expected"),
+    [
+        # A body radius of 8 px on a track of 150 px is a misread, not the person: no evidence.
+        pytest.param(8.0, [], id="shrunk-misread-upright-is-not-evidence"),
+        pytest.param(30.0, [], id="shrunk-to-a-fifth-is-not-evidence"),
+        # The same frame at the person's size is a real upright frame with the hips 100 px higher.
+        pytest.param(150.0, ["fall"], id="full-size-upright-frame-counts"),
+        pytest.param(60.0, ["fall"], id="shrunk-to-0.4-still-counts"),
+    ],
+)
+def test_fall_rule_ignores_a_detection_far_smaller_than_its_track(misread_radius: float, expected: list[str]) -> None:
+    # Given a walker read leaning (hips level: no drop), one upright frame with the hips 100 px higher,
+    # then leaning again with the hips 20 px below the walk (0.13 radii: not a fall's drop)
+    fps = 25
+    pieces = [
+        (2, WALK),
+        (1.2, person(60)),
+        (1 / fps, person(5, hips_y=100.0, radius=misread_radius)),
+        (1.5, person(70, hips_y=220.0)),
+    ]
+    # When the rule sees it
+    events = feed(FallRule(camera="corner"), fall_frames(pieces, fps), fps)
+    # Then only an upright frame read at the person's size restarts the sequence and measures a drop from it
     assert [e.kind for e in events] == expected
 
 

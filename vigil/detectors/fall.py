@@ -28,6 +28,10 @@ from vigil.detectors.tracking import Track, Tracker
 ALGORITHM = "fall"
 # Report weak detections too: the rule needs them to follow a person who is on the floor.
 DETECTOR_MIN_SCORE = 0.3
+# A detection whose body radius is below this share of its track's smoothed radius is a
+# misread (the radius collapses to a few pixels on some frames, with hips and lean from
+# somewhere else): it is no evidence of upright or lying, as if the body were not seen.
+SHRUNK_SHARE = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,7 +204,9 @@ class FallRule:
                 sequence.hold()
                 continue
             fallen = sequence.fallen
-            seen = None if person is None else Seen(person.angle, person.hips[1], track.scale, person.score)
+            seen = None
+            if person is not None and person.radius >= SHRUNK_SHARE * track.scale:
+                seen = Seen(person.angle, person.hips[1], track.scale, person.score)
             outcome = sequence.step(seq, timestamp, seen)
             if isinstance(outcome, Completed) and not track.person:
                 sequence.fallen = None  # not (yet) known to be a person: no decision
