@@ -313,9 +313,13 @@ def settings_command() -> None:
         current = Settings.load()
     except ConfigError as exc:
         _fail(exc)
+    from kombu.utils.url import maybe_sanitize_url
+
     for name, env, default, doc in describe_settings():
         value = getattr(current, name)
         value = ",".join(value) if isinstance(value, tuple) else value
+        if name in ("broker_url", "result_backend"):
+            value = maybe_sanitize_url(value)  # a password is never printed
         click.echo(f"{env}\n    {doc}\n    default: {default!r}   current: {value!r}")
 
 
@@ -378,6 +382,11 @@ def bench(scenarios: tuple[str, ...], repeat: int, duration: float, source: str,
     """
     import tempfile
 
+    try:
+        import pika  # noqa: F401
+        import psutil  # noqa: F401
+    except ImportError as exc:
+        raise click.UsageError(f"vigil bench needs the bench extra: pip install 'vigil[bench]' ({exc})") from None
     from vigil.bench.deployment import Target
     from vigil.bench.runner import run_benchmark
     from vigil.bench.scenarios import Options

@@ -89,3 +89,15 @@ def test_readme_documents_every_setting():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [env for _, env, _, _ in describe_settings() if f"`{env}`" not in readme]
     assert not missing, f"README.md lacks: {missing}"
+
+
+def test_vigil_settings_never_prints_a_password():
+    from click.testing import CliRunner
+
+    from vigil.cli import main
+
+    result = CliRunner().invoke(main, ["settings"], env={"VIGIL_BROKER_URL": "amqp://vigil:s3cret@rabbit:5672//",
+                                                         "VIGIL_RESULT_BACKEND": "redis://:hunter2@redis:6379/0"})
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output and "hunter2" not in result.output
+    assert "amqp://vigil:**@rabbit:5672//" in result.output
