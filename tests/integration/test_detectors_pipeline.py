@@ -28,8 +28,11 @@ def test_embedded_run_with_real_detectors_raises_the_fall(vigil_env, tmp_path):
                                 "--report", str(report)), env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     data = json.loads(report.read_text())
-    # Then every frame carries both real observations for itself
-    assert data["frames_emitted"] == 122 and data["frames_complete"] == 122
+    # Then every frame sent carries both real observations for itself (the capture drops a frame
+    # only when its sender is still busy with the previous one, as on a loaded machine)
+    (capture,) = data["capture"]
+    assert capture["captured"] == 122 and capture["sent"] >= 120
+    assert data["frames_emitted"] == data["frames_complete"] == capture["sent"]
     first = data["frames"][0]["results"]
     assert first["fall"]["detector"] == "fall" and "people" in first["fall"]["observation"]
     # And exactly one fall event was raised near the labelled onset, and stored

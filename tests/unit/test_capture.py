@@ -50,6 +50,10 @@ class Recorder:
         self.statuses: list[dict] = []
         self.closed = False
 
+    def connect(self) -> None:
+        if self.fail:
+            raise BrokerUnavailableError("cannot reach the broker: refused")
+
     def send(self, frame, algorithms, stats) -> None:
         time.sleep(self.delay)
         if self.fail:

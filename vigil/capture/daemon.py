@@ -95,6 +95,12 @@ class CaptureDaemon:
                 ``reconnect_timeout``.
             QueueMismatchError: the broker's queues have other arguments.
         """
+        try:
+            # Connected before the first frame: at 25 fps a first send that also opens the
+            # connection takes longer than a frame, and the next frame would be dropped.
+            self.dispatcher.connect()
+        except BrokerUnavailableError as exc:
+            log.warning("camera %s: %s; frames are dropped until it is back", self.camera, exc)
         sender = threading.Thread(target=self._send_loop, args=(stop,), name=f"send-{self.camera}", daemon=True)
         sender.start()
         try:

@@ -96,6 +96,16 @@ class FrameDispatcher:
         except self._connection_errors as exc:
             self._fail(exc)
 
+    def connect(self) -> None:
+        """Open the connection and declare the queues now, so the first frame does not pay for it.
+
+        Raises:
+            BrokerUnavailableError: the broker cannot be reached (sending will retry).
+            QueueMismatchError: a queue exists with other arguments.
+        """
+        with self._lock:
+            self._ensure_producer()
+
     def send_status(self, camera: str, session: int, stats: CaptureStats) -> None:
         """Tell the streamers how the camera is doing (sent even when no frames flow)."""
         message = status_message(camera, session, stats)
