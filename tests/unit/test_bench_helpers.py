@@ -67,3 +67,10 @@ def test_naive_codec_round_trips_with_uint8():
 )
 def test_pika_url(url, expected):
     assert pika_url(url) == expected
+
+
+def test_the_bench_command_lists_every_scenario():
+    from vigil.bench.command import SCENARIO_NAMES
+    from vigil.bench.scenarios import SCENARIOS
+
+    assert SCENARIO_NAMES == tuple(SCENARIOS)

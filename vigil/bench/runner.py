@@ -26,14 +26,14 @@ def machine() -> str:
 
 
 def versions() -> str:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     names = ("celery", "kombu", "amqp", "redis", "opencv-python-headless", "numpy", "msgpack", "pika")
     parts = []
     for name in names:
         try:
             parts.append(f"{name} {version(name)}")
-        except Exception:
+        except PackageNotFoundError:
             parts.append(f"{name} ?")
     return ", ".join(parts)
 
