@@ -42,6 +42,7 @@ PROTECTED = {
     "task_queues": "queues come from VIGIL_ALGORITHMS and the queue settings",
     "task_routes": "each algorithm is routed to its own queue",
     "task_create_missing_queues": "a typo in -Q must fail loudly",
+    "worker_consumer": "Vigil's consumer refuses malformed task messages instead of exiting",
     "broker_url": "set VIGIL_BROKER_URL (or --broker-url)",
     "result_backend": "set VIGIL_RESULT_BACKEND (or --result-backend)",
 }
@@ -70,6 +71,7 @@ def build(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": False,
         "worker_prefetch_multiplier": 1,
+        "worker_consumer": "vigil.tasks.validation:ValidatingConsumer",
         "task_ignore_result": False,
         "task_store_errors_even_if_ignored": True,
         "result_expires": settings.result_expires,

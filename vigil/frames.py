@@ -82,7 +82,7 @@ class Frame:
             )
         except KeyError as exc:
             raise FrameDecodeError(f"malformed frame payload: missing field {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise FrameDecodeError(f"malformed frame payload: {exc}") from None
         check_payload_size(len(frame.jpeg), max_bytes, frame.camera, frame.seq)
         if not (0 < frame.width and 0 < frame.height and frame.width * frame.height <= MAX_FRAME_PIXELS):

@@ -121,7 +121,7 @@ class CaptureStats:
             for name in ("source", "error"):
                 if name in data:
                     setattr(stats, name, str(data[name]))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise MessageError(f"bad capture stats for camera {camera!r}: {exc}") from None
         state = data.get("state", stats.state)
         if state not in CameraState.ALL:
@@ -187,7 +187,7 @@ def parse_feed_message(message: Any, max_bytes: int) -> FrameMessage | StatusMes
             session = int(message["session"])
         except KeyError as exc:
             raise MessageError(f"status message without {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise MessageError(f"malformed status message: {exc}") from None
         return StatusMessage(camera, session, CaptureStats.from_dict(message.get("stats") or {}, camera))
     raise MessageError(f"unknown feed message kind {kind!r}")
@@ -298,7 +298,7 @@ class DetectionResult:
             )
         except KeyError as exc:
             raise MessageError(f"detection result without {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise MessageError(f"malformed detection result: {exc}") from None
 
 

@@ -246,7 +246,7 @@ def _parse_value(key: str, raw: Any, origin: str) -> Any:
     field = _FIELDS[key]
     try:
         return field.metadata["parse"](raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         env = f" ({ENV_PREFIX}{key.upper()})" if origin == "environment" else ""
         raise ConfigError(f"bad value {raw!r} for setting {key!r}{env} from {origin}: {exc}") from None
 

@@ -37,7 +37,8 @@ POISON = [
     (msgpack.packb([[], [], {}]), headers(), MSGPACK, "kwargs must be a map with string keys"),
     (msgpack.packb([[], {}, 7]), headers(), MSGPACK, "embed must be a map, got int"),
     (msgpack.packb([[], {}, {}]), {"task": TASK}, MSGPACK, "header 'id' must be a string"),
-    (msgpack.packb([[1, 2, 3], {}, {}]), headers(), MSGPACK, "TypeError"),  # a task failure, not a crash
+    (msgpack.packb([[1, 2, 3], {}, {}]), headers(), MSGPACK, "takes one frame payload and no keyword arguments"),
+    (msgpack.packb([[{}], {"x": 1}, {}]), headers(), MSGPACK, "got 1 argument(s) and 1 keyword(s)"),
     (b"\xc1\xc1\xc1", headers(), MSGPACK, "Can't decode message body"),
     (b"\x80\x04K\x01.", headers(), "application/x-python-serialize", "Refusing to deserialize untrusted content"),
     (b"{}", {}, "application/json", "Received and deleted unknown message"),

@@ -62,9 +62,13 @@ def test_a_status_report_of_a_camera_that_sent_no_frame_shows_nothing(core):
     before = samples(core)
     # When a status report names a camera that never sent a frame (forged, or still connecting)
     core.on_feed({"kind": "status", "camera": "phantom", "session": 1, "stats": {"state": "streaming"}})
-    # Then no camera appears and /metrics is unchanged
+    # Then no camera appears, and /metrics changes only by one count of an unknown camera's message
     assert core.views.names() == ["door"]
-    assert samples(core) == before
+    after = samples(core)
+    rejected = ("vigil_feed_rejected_total", (("reason", "unknown_camera"),))
+    assert after.pop(rejected) == before.pop(rejected, 0.0) + 1
+    after.pop(("vigil_feed_rejected_created", rejected[1]), None)  # the counter's creation time
+    assert after == before
 
 
 def test_a_status_report_of_a_known_camera_updates_it_with_its_text_bounded(core):

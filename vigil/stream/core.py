@@ -22,7 +22,7 @@ from vigil.errors import VigilError
 from vigil.logs import RateLimitedLog
 from vigil.messages import DetectionResult, FrameMessage, TaskRef, parse_feed_message
 from vigil.settings import Settings
-from vigil.stream.admission import MALFORMED, Admission, bounded_stats
+from vigil.stream.admission import MALFORMED, UNKNOWN_CAMERA, Admission, bounded_stats
 from vigil.stream.events import EventLog, EventStore
 from vigil.stream.ingest import Ingest
 from vigil.stream.metrics import QueueProbe, StreamMetrics
@@ -91,8 +91,9 @@ class StreamCore:
         else:
             camera = parsed.camera
             found = self.views.get(camera) if self.admission.known(camera) else None
-            if found is None:
-                return  # a camera still connecting, or a forged report: nothing to show yet
+            if found is None:  # a camera still connecting, or a forged report: nothing to show yet
+                self.metrics.feed_rejected.labels(reason=UNKNOWN_CAMERA).inc()  # counted, not logged: routine
+                return
             view = found
         view.capture_stats = bounded_stats(parsed.stats)
         self._wake.set()
@@ -117,6 +118,10 @@ class StreamCore:
         if not self._ingest.add_result(ref, result, time.time()):
             self.metrics.results_late.labels(camera=ref.camera, algorithm=ref.algorithm).inc()
         self._wake.set()
+
+    def feed_undecodable(self, error: Exception) -> None:
+        """A feed message that could not be decoded (corrupt, or a serializer not accepted)."""
+        self._refuse_feed(MALFORMED, "ignoring a feed message that cannot be decoded: %s", error)
 
     def result_rejected(self, reason: str) -> None:
         """Count a result refused before or at admission (one of ``admission.REASONS``)."""

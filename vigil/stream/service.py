@@ -159,7 +159,7 @@ def distributed_streamer(settings: Settings, host: str, port: int | None,
     """The ``vigil stream`` service: feed from the broker, results from the backend."""
     queues = QueueProbe(settings.broker_url, settings.algorithms) if _is_amqp(settings.broker_url) else None
     core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues)
-    inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed))}
+    inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed, core.feed_undecodable))}
     if settings.result_backend.startswith(("redis://", "rediss://")):
         inputs["results"] = RedisResultListener(settings.result_backend, core.on_result, core.result_rejected)
     else:

@@ -65,7 +65,7 @@ def _ref(payload: Any, algorithm: str) -> TaskRef:
 def _int_or(value: Any) -> Any:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

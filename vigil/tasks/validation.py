@@ -9,6 +9,12 @@ next worker too. Anyone who can publish to the broker could stop all detection.
 own strategy touches the message, and raises Celery's ``InvalidTaskError``, which the
 consumer answers by logging the message and rejecting it without requeue; the worker
 keeps consuming. Vigil only ever sends protocol-2 messages, so nothing else is accepted.
+
+Before any strategy runs, Celery's consumer looks the ``task`` header up in its table of
+strategies; a header that is a list or a map (unhashable) raised ``TypeError`` there and the
+worker exited ("Unrecoverable error"), found by the fuzzer (tests/faults).
+:class:`ValidatingConsumer` (the ``worker_consumer`` setting) answers such a name as an
+unknown task: logged, rejected, the worker keeps consuming.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from celery.exceptions import InvalidTaskError
+from celery.worker.consumer import Consumer
 from celery.worker.strategy import default as default_strategy
 
 
@@ -37,6 +44,12 @@ def task_message_problem(headers: Any, payload: Any) -> str | None:
         return "kwargs must be a map with string keys"
     if embed is not None and not isinstance(embed, Mapping):
         return f"embed must be a map, got {type(embed).__name__}"
+    if len(args) != 1 or kwargs:
+        # Vigil's tasks take one frame payload. Wrong arguments would raise TypeError inside
+        # Celery's tracer, and each such failure kept ~100 KB in the pool process (the fuzzer
+        # measured it): refused here, they cost nothing.
+        return (f"a detection task takes one frame payload and no keyword arguments, got {len(args)} "
+                f"argument(s) and {len(kwargs)} keyword(s)")
     return None
 
 
@@ -53,3 +66,19 @@ def validating_strategy(task: Any, app: Any, consumer: Any, **options: Any) -> C
         return handle(message, body, ack, reject, callbacks, **kwargs)
 
     return handle_valid
+
+
+class TaskStrategies(dict[Any, Any]):
+    """Task name -> strategy; a name that cannot be a key (a list, a map) is simply unknown."""
+
+    def __getitem__(self, name: Any) -> Any:
+        try:
+            return super().__getitem__(name)
+        except TypeError:
+            raise KeyError(name) from None
+
+
+class ValidatingConsumer(Consumer):  # type: ignore[misc]
+    """Celery's worker consumer, with a strategy table that an odd ``task`` header cannot crash."""
+
+    Strategies = TaskStrategies
