@@ -128,6 +128,7 @@ def _drain(core: StreamCore, timeout: float, stop: threading.Event) -> None:
     while not core.idle() and time.monotonic() < deadline and not stop.is_set():
         time.sleep(0.02)
     core.process()
+    core.finish()
 
 
 def build_report(core: StreamCore, recorder: MemoryRecorder, capture: list[CaptureStats], elapsed: float,
@@ -157,6 +158,7 @@ def build_report(core: StreamCore, recorder: MemoryRecorder, capture: list[Captu
         "frames_emitted": counters["emitted_complete"] + counters["emitted_incomplete"],
         "frames_complete": counters["emitted_complete"],
         "event_count": core.events.count,
+        "incident_count": core.events.incidents,
         "events": recorder.events,
         "frames": frames,
     }
