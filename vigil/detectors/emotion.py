@@ -128,7 +128,8 @@ class EmotionRule:
     follow time, not frame counts, so the smoothing is the same at any frame rate.
 
     Distress uses its own, slower average of the summed probability of the
-    ``distress_labels``, with hysteresis: a timer starts when it reaches ``distress_on``
+    ``distress_labels`` (starting from calm when a face appears), with hysteresis: a timer
+    starts when it reaches ``distress_on``
     and resets whenever it drops below ``distress_off``; the condition holds once the
     timer reaches ``distress_s`` and until the average drops below ``distress_off``
     (or the face is gone ``hold_s``). A label that flickers between a distressed and
@@ -179,7 +180,7 @@ class EmotionRule:
     def _track_distress(self, seq: int, timestamp: float, distress: float, elapsed: float) -> None:
         o = self.options
         if self._distress is None:
-            self._distress = distress
+            self._distress = 0.0  # a new face starts calm: one sad frame is not a sad face
         else:
             keep = 0.5 ** (elapsed / o.distress_half_life_s)
             self._distress = keep * self._distress + (1.0 - keep) * distress

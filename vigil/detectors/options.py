@@ -136,10 +136,10 @@ class EmotionOptions(RuleOptions):
         description="Smoothing of the distress probability (slower than the label's: flicker averages out).",
     )
     distress_on: float = Field(
-        default=0.6, gt=0, le=1, description="Smoothed distress probability at which the timer starts."
+        default=0.65, gt=0, le=1, description="Smoothed distress probability at which the timer starts."
     )
     distress_off: float = Field(
-        default=0.45, ge=0, lt=1, description="Below this the timer resets and an open incident clears (hysteresis)."
+        default=0.5, ge=0, lt=1, description="Below this the timer resets and an open incident clears (hysteresis)."
     )
     distress_s: float = Field(
         default=5.0, gt=0, description="Distress held this long (never below `distress_off`) fires."
