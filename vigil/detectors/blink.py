@@ -209,7 +209,7 @@ class BlinkRule:
         for p in self._people:
             if p.closed_since is not None and timestamp - p.closed_since[1] >= o.drowsy_closed_s:
                 closed_s = round(timestamp - p.closed_since[1], 3)
-                details = {"person": p.ident, "reason": "eyes_closed", "closed_s": closed_s, "perclos": p.perclos}
+                details = {"person": p.ident, "reason": "eyes_closed", "closed_s": closed_s}
                 conditions.append(Condition("drowsy", p.ident, *p.closed_since, o.severity, 1.0, details))
             if p.perclos_since is not None and p.perclos is not None:
                 details = {"person": p.ident, "reason": "perclos", "perclos": round(p.perclos, 3)}
