@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import frame_payload
+from tests.helpers import frame_payload, incident_event
 from tests.unit.test_rules import FALLEN_Y, WALK, fall_frames, person
 from tests.unit.test_stream_core import samples
 from vigil.detectors.base import event_id
@@ -19,7 +19,7 @@ from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
 from vigil.stream.events import SqliteEventStore
-from vigil.stream.recorder import MemoryRecorder
+from vigil.stream.recorder import JsonLinesRecorder, MemoryRecorder, read_json_lines
 
 FPS = 25.0
 
@@ -82,3 +82,15 @@ def test_a_new_session_ends_the_incident_and_finish_sends_held_ends() -> None:
 def test_bad_rule_options_refuse_to_start_the_core() -> None:
     with pytest.raises(ConfigError, match=r"camera 'door': rule 'fall': unknown option 'critical'"):
         make_core({"door": {"fall": {"critical": 5}}})
+
+
+def test_a_recorded_event_keeps_its_own_type(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Given a --record file with a frame and an `end` event (whose "type" must not clash with the line's)
+    path = tmp_path / "record.jsonl"
+    recorder = JsonLinesRecorder(path)
+    event = incident_event("door", 9, type="end", start_seq=3).to_dict()
+    recorder.frame({"camera": "door", "seq": 9})
+    recorder.event(event)
+    recorder.close()
+    # Then both come back as written
+    assert read_json_lines(path) == ([{"camera": "door", "seq": 9}], [event])
