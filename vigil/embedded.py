@@ -128,7 +128,6 @@ def _drain(core: StreamCore, timeout: float, stop: threading.Event) -> None:
     while not core.idle() and time.monotonic() < deadline and not stop.is_set():
         time.sleep(0.02)
     core.process()
-    core.finish()
 
 
 def build_report(core: StreamCore, recorder: MemoryRecorder, capture: list[CaptureStats], elapsed: float,
