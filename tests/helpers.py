@@ -1,9 +1,11 @@
-"""Helpers shared by the tests: parsing MJPEG streams."""
+"""Helpers shared by the tests: parsing MJPEG streams, building frames and incident events."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import BinaryIO
+
+from vigil.detectors.base import Event, event_id
 
 
 def read_mjpeg_parts(stream: BinaryIO) -> Iterator[tuple[dict[str, str], bytes]]:
@@ -46,3 +48,16 @@ def feed_frame(seq: int, algorithms: tuple[str, ...] = ("blink",), camera: str =
     """A feed message for one frame, as streamers receive it."""
     return {"kind": "frame", "frame": frame_payload(seq, camera, session), "algorithms": list(algorithms),
             "stats": {"camera": camera, "state": "streaming", "captured": seq + 1, "sent": seq + 1, **stats}}
+
+
+def incident_event(camera: str = "door", seq: int = 0, kind: str = "fall", type: str = "new",
+                   session: int = 1, start_seq: int | None = None, **details: object) -> Event:
+    """An incident event as the tracker makes them (``time`` = 1000 + seq)."""
+    start_seq = seq if start_seq is None else start_seq
+    return Event(
+        id=event_id(camera, session, kind, start_seq), type=type, camera=camera, session=session,
+        algorithm={"drowsy": "blink", "looking_away": "pose", "distress": "emotion"}.get(kind, kind), kind=kind,
+        severity="warning", start_seq=start_seq, start=1000.0 + start_seq, seq=seq, time=1000.0 + seq,
+        end=1000.0 + seq if type == "end" else None, score=float(details.get("confidence", 1.0)),  # type: ignore[arg-type]
+        details=dict(details),
+    )

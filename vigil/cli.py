@@ -280,7 +280,8 @@ def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fp
     click.echo(
         f"vigil run: {result['frames_emitted']} frames ({result['frames_complete']} complete) in "
         f"{result['elapsed']:.1f} s; end-to-end p50 {latency['p50'] * 1000:.1f} ms, "
-        f"p99 {latency['p99'] * 1000:.1f} ms; {result['event_count']} events",
+        f"p99 {latency['p99'] * 1000:.1f} ms; {result['incident_count']} incidents "
+        f"({result['event_count']} new/update/end events)",
         err=True,
     )
     if report is not None:

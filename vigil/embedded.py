@@ -157,6 +157,7 @@ def build_report(core: StreamCore, recorder: MemoryRecorder, capture: list[Captu
         "frames_emitted": counters["emitted_complete"] + counters["emitted_incomplete"],
         "frames_complete": counters["emitted_complete"],
         "event_count": core.events.count,
+        "incident_count": core.events.incidents,
         "events": recorder.events,
         "frames": frames,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import incident_event
 from tests.integration.conftest import RESULT_BACKEND
 from vigil.detectors.base import Event
 from vigil.errors import BrokerUnavailableError
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def event(seq: int, camera: str = "door") -> Event:
-    return Event(camera, "fall", "fall", seq, 1000.0 + seq, {"confidence": 0.5 + seq / 100})
+    return incident_event(camera, seq, confidence=0.5 + seq / 100)
 
 
 def test_events_come_back_newest_last_and_filtered_by_camera(clean):

@@ -8,15 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from vigil.detectors.base import Event
+from vigil.detectors.base import Condition
 from vigil.evaluation import blinks, emotions, falls, headpose, speed
 from vigil.evaluation.falls import FallCall
 from vigil.evaluation.report import fall_row, render_report
 from vigil.evaluation.report_faces import blink_section
 
 
-def fall_event(seq: int, detected: int, kind: str = "fall", **details: object) -> Event:
-    return Event("cam", "fall", kind, seq, seq / 10, {"detected_seq": detected, **details})
+def fall_onset(seq: int, detected: int, kind: str = "fall", **details: object) -> Condition:
+    return Condition(kind, 1, seq, seq / 10, details={"detected_seq": detected, **details})
 
 
 # -- falls --------------------------------------------------------------------------------
@@ -53,16 +53,18 @@ def test_score_fall_clip(
 
 
 @pytest.mark.parametrize(
-    ("events", "expected"),
+    ("onsets", "expected"),
     [
-        ([fall_event(10, 20)], [FallCall(10, 20, None)]),
-        ([fall_event(10, 20, track=3)], [FallCall(10, 20, "3")]),
-        ([fall_event(10, 20, track="p7"), fall_event(40, 40, kind="fall_cleared")], [FallCall(10, 20, "p7")]),
-        ([Event("cam", "fall", "fall", 5, 0.5, {})], [FallCall(5, 5, None)]),
+        ([fall_onset(10, 20)], [FallCall(10, 20, None)]),
+        ([fall_onset(10, 20, track=3)], [FallCall(10, 20, "3")]),
+        ([fall_onset(10, 20, track="p7"), fall_onset(40, 40, kind="drowsy")], [FallCall(10, 20, "p7")]),
+        # without detected_seq: the frame it was first seen on (ClipRun.onsets adds it), else the onset
+        ([Condition("fall", 1, 5, 0.5, details={"seq": 9})], [FallCall(5, 9, None)]),
+        ([Condition("fall", 1, 5, 0.5)], [FallCall(5, 5, None)]),
     ],
 )
-def test_fall_calls_read_the_track_when_the_rule_names_one(events: list[Event], expected: list[FallCall]) -> None:
-    assert falls.fall_calls(events) == expected
+def test_fall_calls_read_the_track_when_the_rule_names_one(onsets: list[Condition], expected: list[FallCall]) -> None:
+    assert falls.fall_calls(onsets) == expected
 
 
 def _cells(row: str) -> list[str]:

@@ -1,12 +1,15 @@
 """Event rules fed synthetic observation sequences: falls, sitting, blinks, closures, noise, gaps.
 
 Each case is a timeline: (seconds, value) pieces expanded frame by frame at a frame
-rate, with ``None`` standing for a frame whose result never arrived.
+rate, with ``None`` standing for a frame whose result never arrived. Rules report
+conditions; ``feed`` runs them through the incident tracker, as the streamer does, and
+ends the stream at the last frame (``flush``), so an incident that cleared has its ``end``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 from collections.abc import Sequence
@@ -16,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vigil.detectors.base import Event
 from vigil.detectors.blink import BlinkObservation, BlinkRule, EyeState
 from vigil.detectors.camera_motion import thumbnail
 from vigil.detectors.emotion import (
@@ -26,6 +30,8 @@ from vigil.detectors.emotion import (
 )
 from vigil.detectors.fall import FallObservation, FallRule, PersonPose
 from vigil.detectors.headpose import HeadPose, HeadPoseObservation, HeadPoseRule
+from vigil.detectors.lifecycle import IncidentTracker
+from vigil.detectors.registry import rule_cooldown
 
 MISSING = "missing"  # the frame's result never arrived
 NOBODY = "nobody"  # the frame arrived, nothing detected
@@ -39,11 +45,20 @@ def timeline(pieces: Sequence[tuple[float, Any]], fps: float) -> list[Any]:
     return frames
 
 
-def feed(rule: Any, observations: Sequence[Any], fps: float) -> list[Any]:
+def feed(rule: Any, observations: Sequence[Any], fps: float) -> list[Event]:
+    """The incident events of a stream of observations, ended at its last frame."""
+    incidents = IncidentTracker(rule.camera, "test", rule_cooldown(rule))
     events = []
     for seq, observation in enumerate(observations):
-        events.extend(rule.update(seq, seq / fps, observation))
-    return events
+        events.extend(incidents.update(0, seq, seq / fps, rule.update(seq, seq / fps, observation)))
+    return events + incidents.flush()
+
+
+def lifecycle(events: Sequence[Event]) -> list[tuple[str, str]]:
+    return [(e.type, e.kind) for e in events]
+
+
+NEW_FALL, END_FALL = ("new", "fall"), ("end", "fall")
 
 
 # -- fall ---------------------------------------------------------------------------------
@@ -88,20 +103,20 @@ def fall_frames(
 @pytest.mark.parametrize(
     ("pieces", "fps", "expected"),
     [
-        pytest.param([(2, WALK), (0.2, person(40)), (2, person(85, FALLEN_Y))], 25, ["fall"], id="fall"),
+        pytest.param([(2, WALK), (0.2, person(40)), (2, person(85, FALLEN_Y))], 25, [NEW_FALL], id="fall"),
         pytest.param(
             [(2, WALK), (0.3, person(60, 260)), (2, NOBODY)], 10, [], id="nobody-seen-is-not-down"
         ),
         pytest.param(
             [(2, WALK), (0.3, person(70, FALLEN_Y)), (0.3, MISSING), (1.5, person(80, FALLEN_Y))],
             25,
-            ["fall"],
+            [NEW_FALL],
             id="fall-with-missing-frames",
         ),
         pytest.param(
             [(2, WALK), (0.2, person(80, FALLEN_Y)), (2, person(85, FALLEN_Y)), (2, person(5))],
             25,
-            ["fall", "fall_cleared"],
+            [NEW_FALL, END_FALL],
             id="fall-then-up-again",
         ),
         pytest.param(
@@ -127,9 +142,9 @@ def fall_frames(
         pytest.param([(5, MISSING)], 25, [], id="no-results"),
     ],
 )
-def test_fall_rule(pieces: list[tuple[float, Any]], fps: float, expected: list[str]) -> None:
+def test_fall_rule(pieces: list[tuple[float, Any]], fps: float, expected: list[tuple[str, str]]) -> None:
     events = feed(FallRule(camera="hall"), fall_frames(pieces, fps), fps)
-    assert [e.kind for e in events] == expected
+    assert lifecycle(events) == expected
 
 
 @pytest.mark.parametrize(
@@ -139,11 +154,13 @@ def test_fall_rule(pieces: list[tuple[float, Any]], fps: float, expected: list[s
         pytest.param(8.0, [], id="shrunk-misread-upright-is-not-evidence"),
         pytest.param(30.0, [], id="shrunk-to-a-fifth-is-not-evidence"),
         # The same frame at the person's size is a real upright frame with the hips 100 px higher.
-        pytest.param(150.0, ["fall"], id="full-size-upright-frame-counts"),
-        pytest.param(60.0, ["fall"], id="shrunk-to-0.4-still-counts"),
+        pytest.param(150.0, [NEW_FALL], id="full-size-upright-frame-counts"),
+        pytest.param(60.0, [NEW_FALL], id="shrunk-to-0.4-still-counts"),
     ],
 )
-def test_fall_rule_ignores_a_detection_far_smaller_than_its_track(misread_radius: float, expected: list[str]) -> None:
+def test_fall_rule_ignores_a_detection_far_smaller_than_its_track(
+    misread_radius: float, expected: list[tuple[str, str]]
+) -> None:
     # Given a walker read leaning (hips level: no drop), one upright frame with the hips 100 px higher,
     # then leaning again with the hips 20 px below the walk (0.13 radii: not a fall's drop)
     fps = 25
@@ -156,7 +173,7 @@ def test_fall_rule_ignores_a_detection_far_smaller_than_its_track(misread_radius
     # When the rule sees it
     events = feed(FallRule(camera="corner"), fall_frames(pieces, fps), fps)
     # Then only an upright frame read at the person's size restarts the sequence and measures a drop from it
-    assert [e.kind for e in events] == expected
+    assert lifecycle(events) == expected
 
 
 def test_fall_event_carries_onset_confidence_and_track() -> None:
@@ -166,10 +183,10 @@ def test_fall_event_carries_onset_confidence_and_track() -> None:
     # When the rule sees it
     (event,) = feed(FallRule(camera="hall"), frames, fps)
     # Then the event starts right after the last upright frame, with a confidence, naming the track
-    assert event.seq == 50 and event.time == pytest.approx(49 / fps)
-    assert 0 < event.details["confidence"] <= 1
-    assert event.details["detected_seq"] >= event.details["down_seq"] > event.seq
-    assert event.details["track"] == 1
+    assert event.type == "new" and event.severity == "warning" and event.end is None
+    assert event.start_seq == 50 and event.start == pytest.approx(49 / fps)
+    assert 0 < event.score == event.details["confidence"] <= 1
+    assert event.seq == event.details["detected_seq"] >= event.details["down_seq"] > event.start_seq
 
 
 def test_fall_of_the_walker_beside_a_static_chair() -> None:
@@ -186,7 +203,7 @@ def test_fall_of_the_walker_beside_a_static_chair() -> None:
     rule = FallRule(camera="office")
     events = feed(rule, frames, fps)
     # Then the man's fall is reported, on his track (the chair was seen first: track 1)
-    assert [(e.kind, e.details["track"]) for e in events] == [("fall", 2)]
+    assert [(e.type, e.kind, e.details["track"]) for e in events] == [("new", "fall", 2)]
     assert rule.summary()["people"] == 1
 
 
@@ -199,14 +216,14 @@ def textured(shift: int) -> str:
 
 @pytest.mark.parametrize(
     ("pan_px_per_frame", "expected"),
-    [pytest.param(0, ["fall"], id="still-camera"), pytest.param(6, [], id="fall-during-pan-is-held")],
+    [pytest.param(0, [NEW_FALL], id="still-camera"), pytest.param(6, [], id="fall-during-pan-is-held")],
 )
-def test_fall_during_camera_motion_is_held(pan_px_per_frame: int, expected: list[str]) -> None:
+def test_fall_during_camera_motion_is_held(pan_px_per_frame: int, expected: list[tuple[str, str]]) -> None:
     fps = 25
     pieces = [(2, WALK), (0.2, person(40)), (2, person(85, FALLEN_Y))]
     thumbs = [textured(0)] * 50 + [textured(pan_px_per_frame * i) for i in range(55)]
     events = feed(FallRule(camera="hall"), fall_frames(pieces, fps, thumbs), fps)
-    assert [e.kind for e in events] == expected
+    assert lifecycle(events) == expected
 
 
 def test_fall_summary_while_fallen() -> None:
@@ -240,6 +257,7 @@ OPEN, SHUT = 0.33, 0.12  # typical of the refined eye contour
 @pytest.mark.parametrize(
     ("pieces", "noise", "expected"),
     [
+        # expected: what the rule records (blinks and long closures), never events
         pytest.param([(2, OPEN), (0.15, SHUT), (2, OPEN)], 0.0, ["blink"], id="blink"),
         pytest.param(
             [(2, OPEN), (0.15, SHUT), (1, OPEN), (0.2, SHUT), (1, OPEN)],
@@ -247,11 +265,11 @@ OPEN, SHUT = 0.33, 0.12  # typical of the refined eye contour
             ["blink", "blink"],
             id="two-blinks-noisy",
         ),
-        pytest.param([(2, OPEN), (3, SHUT), (2, OPEN)], 0.0, ["eyes_closed"], id="long-closure-once"),
+        pytest.param([(2, OPEN), (3, SHUT), (2, OPEN)], 0.0, ["closure"], id="long-closure-once"),
         pytest.param(
             [(2, OPEN), (3, SHUT), (2, OPEN), (0.1, SHUT), (1, OPEN)],
             0.0,
-            ["eyes_closed", "blink"],
+            ["closure", "blink"],
             id="closure-then-blink",
         ),
         pytest.param(
@@ -269,8 +287,11 @@ OPEN, SHUT = 0.33, 0.12  # typical of the refined eye contour
 )
 def test_blink_rule(pieces: list[tuple[float, Any]], noise: float, expected: list[str]) -> None:
     fps = 30
-    events = feed(BlinkRule(camera="desk"), blink_frames(pieces, fps, noise), fps)
-    assert [e.kind for e in events] == expected
+    rule = BlinkRule(camera="desk")
+    events = feed(rule, blink_frames(pieces, fps, noise), fps)
+    assert [r.kind for r in rule.history] == expected
+    # Blinks are never events; only a closure of 2 s or more is an incident (drowsy)
+    assert all(e.kind == "drowsy" for e in events) and bool(events) == ("closure" in expected)
 
 
 def test_blink_summary_counts_per_minute() -> None:
@@ -281,7 +302,7 @@ def test_blink_summary_counts_per_minute() -> None:
     rule = BlinkRule(camera="desk")
     events = feed(rule, blink_frames(pieces + [(0.5, OPEN)], fps), fps)
     summary = rule.summary()
-    assert len(events) == summary["blinks"] == 10
+    assert events == [] and len(rule.history) == summary["blinks"] == 10
     assert summary["blinks_per_minute"] == pytest.approx(10 * 60 / 30.5, rel=0.1)
 
 
@@ -294,9 +315,8 @@ def test_blink_people_have_their_own_thresholds() -> None:
         right = EyeState([400, 0, 100, 100], 0.9, value, value)
         frames.append(BlinkObservation((left, right)))
     # Then only the second person blinks, though the first one's eyes are always narrower
-    events = feed(rule, frames, fps)
-    assert [e.kind for e in events] == ["blink"]
-    assert events[0].details["person"] == 2
+    assert feed(rule, frames, fps) == []
+    assert [(r.kind, r.person) for r in rule.history] == [("blink", 2)]
 
 
 # -- head pose ----------------------------------------------------------------------------
@@ -343,12 +363,12 @@ def test_headpose_rule_roll_never_swings_through_zero() -> None:
 
 @pytest.mark.parametrize(
     ("yaw", "seconds", "expected"),
-    [(50.0, 3.0, ["looking_away", "looking_back"]), (50.0, 1.0, []), (10.0, 5.0, [])],
+    [(50.0, 3.0, [("new", "looking_away"), ("end", "looking_away")]), (50.0, 1.0, []), (10.0, 5.0, [])],
 )
-def test_headpose_looking_away(yaw: float, seconds: float, expected: list[str]) -> None:
+def test_headpose_looking_away(yaw: float, seconds: float, expected: list[tuple[str, str]]) -> None:
     values = [(0.0, 0.0, 0.0)] * 30 + [(yaw, 0.0, 0.0)] * round(seconds * 30) + [(0.0, 0.0, 0.0)] * 30
     events = feed(HeadPoseRule(camera="desk"), pose_frames(values), 30)
-    assert [e.kind for e in events] == expected
+    assert lifecycle(events) == expected
 
 
 # -- emotion ------------------------------------------------------------------------------
@@ -358,7 +378,7 @@ def expression(label: str, p: float = 0.8) -> FaceEmotion:
 
 
 @pytest.mark.parametrize(
-    ("labels", "expected_events", "final"),
+    ("labels", "expected_labels", "final"),
     [
         pytest.param(["happy"] * 20, ["happy"], "happy", id="steady"),
         pytest.param(["happy"] * 10 + ["fear"] + ["happy"] * 10, ["happy"], "happy", id="one-frame-glitch"),
@@ -367,7 +387,7 @@ def expression(label: str, p: float = 0.8) -> FaceEmotion:
         pytest.param(["sad"] * 10 + [NOBODY] * 60, ["sad"], None, id="face-gone"),
     ],
 )
-def test_emotion_rule(labels: list[str], expected_events: list[str], final: str | None) -> None:
+def test_emotion_rule(labels: list[str], expected_labels: list[str], final: str | None) -> None:
     rule = EmotionRule(camera="desk")
     observations: list[EmotionObservation | None] = []
     for label in labels:
@@ -378,8 +398,13 @@ def test_emotion_rule(labels: list[str], expected_events: list[str], final: str 
         else:
             # The glitch frame is a confident misreading; the smoothing must still hold.
             observations.append(EmotionObservation((expression(label, 0.6 if label == "fear" else 0.8),)))
-    events = feed(rule, observations, 30)
-    assert [e.details["label"] for e in events] == expected_events
+    shown = []
+    for seq, observation in enumerate(observations):
+        assert rule.update(seq, seq / 30, observation) == []  # an expression is state, never an incident
+        label = rule.summary()["label"]
+        if label is not None and (not shown or shown[-1] != label):
+            shown.append(label)
+    assert shown == expected_labels
     assert rule.summary()["label"] == final
 
 
@@ -395,6 +420,6 @@ def test_events_are_plain_data() -> None:
         fall_frames([(2, WALK), (0.2, person(60)), (2, person(85, FALLEN_Y))], 25),
         25,
     )
-    data = events[0].to_dict()
+    data = json.loads(json.dumps(events[0].to_dict()))
     assert type(events[0]).from_dict(data) == events[0]
     assert not any(isinstance(v, float) and math.isnan(v) for v in data["details"].values())

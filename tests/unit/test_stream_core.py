@@ -7,8 +7,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import feed_frame
-from vigil.detectors.base import Event
+from tests.helpers import feed_frame, incident_event
 from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
@@ -122,7 +121,7 @@ def test_events_are_stored_kept_recorded_and_announced():
     log = EventLog(store, recorder)
     log.subscribe(heard.append)
     for seq in range(3):
-        log.publish(Event("door", "fall", "fall", seq, 1000.0 + seq, {"confidence": 0.9}))
+        log.publish(incident_event("door", seq, confidence=0.9))
     assert log.count == 3 and [e["seq"] for e in heard] == [0, 1, 2] and len(recorder.events) == 3
     assert [e["seq"] for e in store.recent()] == [1, 2]  # capped at maxlen, newest last
     assert store.recent(camera="hall") == []

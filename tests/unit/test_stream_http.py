@@ -13,8 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import feed_frame
-from vigil.detectors.base import Event
+from tests.helpers import feed_frame, incident_event
 from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
@@ -123,8 +122,8 @@ async def read_part(response: Any) -> dict[str, str]:
 
 def test_events_come_from_the_store_filtered_by_camera():
     async def scenario(client: TestClient, core: StreamCore) -> None:
-        core.events.publish(Event("door", "fall", "fall", 4, 1004.0, {"confidence": 0.9}))
-        core.events.publish(Event("hall", "blink", "blink", 9, 1009.0))
+        core.events.publish(incident_event("door", 4, confidence=0.9))
+        core.events.publish(incident_event("hall", 9, "drowsy"))
         everything = await (await client.get("/events")).json()
         assert [e["camera"] for e in everything["events"]] == ["door", "hall"]
         door = await (await client.get("/events", params={"camera": "door", "limit": "5"})).json()
@@ -139,7 +138,7 @@ def test_live_events_arrive_as_server_sent_events():
         response = await client.get("/events", headers={"Accept": "text/event-stream"})
         assert (await response.content.readline()) == b": connected\n"
         await response.content.readline()
-        core.events.publish(Event("door", "fall", "fall", 4, 1004.0))
+        core.events.publish(incident_event("door", 4))
         assert (await asyncio.wait_for(response.content.readline(), 5)) == b"event: event\n"
         data = (await response.content.readline()).decode()
         assert json.loads(data.removeprefix("data: "))["kind"] == "fall"

@@ -1,6 +1,6 @@
 """Detectors (per frame, stateless), their event rules (per camera) and overlays."""
 
-from vigil.detectors.base import Detector, Event, EventRule, Observation
+from vigil.detectors.base import Condition, Detector, Event, EventRule, Observation
 from vigil.detectors.registry import (
     AlgorithmSpec,
     algorithm_names,
@@ -9,10 +9,12 @@ from vigil.detectors.registry import (
     get_spec,
     load_detector,
     parse_observation,
+    validate_rule_options,
 )
 
 __all__ = [
     "AlgorithmSpec",
+    "Condition",
     "Detector",
     "Event",
     "EventRule",
@@ -23,4 +25,5 @@ __all__ = [
     "get_spec",
     "load_detector",
     "parse_observation",
+    "validate_rule_options",
 ]

@@ -1,12 +1,15 @@
-"""Blinks: per-face eye openness each frame, blink and eyes-closed events per person.
+"""Blinks: per-face eye openness each frame; blinks counted and drowsiness (``drowsy``) per person.
 
 The detector reports the eye aspect ratio (EAR: eyelid gap over eye width, averaged over
 three lid pairs) of each eye, measured on MediaPipe's refined eye contour (see
 :mod:`vigil.detectors.eyes`). EAR differs from person to person and with the camera, so
 the rule compares it with each person's own running median of open-eye values rather
 than a fixed number. A closure shorter than
-``closure_s`` is a blink; a longer one is reported once, as ``eyes_closed``
-(drowsiness), and never as blinks.
+``closure_s`` is a blink; a longer one is a long closure, never blinks. Both are counted
+in the summary and kept in the rule's :attr:`BlinkRule.history`, never events. A
+``drowsy`` condition holds while someone's eyes have been closed ``drowsy_closed_s`` or
+longer, or while their PERCLOS (share of the last ``perclos_window_s`` with eyes closed)
+is above ``perclos_threshold``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vigil.detectors import _draw
-from vigil.detectors.base import Event
+from vigil.detectors.base import Condition
 from vigil.detectors.eyes import EyeContourFinder, eye_aspect_ratio
 from vigil.detectors.faces import FaceFinder, FaceLandmarker
+from vigil.detectors.options import BlinkOptions
 
 ALGORITHM = "blink"
+HISTORY = 1000  # blinks and long closures kept in BlinkRule.history
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +115,11 @@ class _Person:
     threshold: float | None = None
     blink_times: collections.deque[float] = dataclasses.field(default_factory=collections.deque)
     blinks: int = 0
+    # (time, eyes closed) of every frame seen within the PERCLOS window
+    eye_frames: collections.deque[tuple[float, bool]] = dataclasses.field(default_factory=collections.deque)
+    closed_frames: int = 0  # how many of eye_frames had the eyes closed
+    perclos: float | None = None
+    perclos_since: tuple[int, float] | None = None
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -117,62 +127,95 @@ class _Person:
         return x + w / 2, y + h / 2
 
 
+@dataclasses.dataclass(frozen=True)
+class BlinkRecord:
+    """A blink or a long closure, as the rule decided it (what the evaluation scores).
+
+    ``kind`` is ``blink`` or ``closure``; a closure's ``end_seq`` is the frame it was
+    recognised as long (it may still go on).
+    """
+
+    kind: str
+    person: int
+    start_seq: int
+    end_seq: int
+    duration_s: float
+
+
 class BlinkRule:
-    """Per-person blink and eyes-closed events from eye aspect ratios.
+    """Per-person blinks (counted, rated) and ``drowsy`` conditions from eye aspect ratios.
 
     Args:
         camera: camera name.
-        ratio: eyes count as closed when EAR < ``ratio`` x the person's open-eye median
-            (closed eyes measure about 0.3-0.5 of it on the refined contour; a smile or a
-            squint about 0.7-0.9).
-        reopen_ratio: and open again when EAR >= ``reopen_ratio`` x that median, or
-            above halfway from the closure's lowest EAR back to the median (hysteresis,
-            so a noisy frame does not split one blink in two; the halfway mark lets a
-            blink end while a smile keeps the eyes narrower than before).
-        window_s: how much open-eye history the median covers.
-        warmup_s: how much history a person needs before any event.
-        closure_s: a closure this long is ``eyes_closed``, not a blink.
-        hold_s: a closure interrupted by missing frames longer than this is dropped.
-        forget_s: a person unseen this long is forgotten.
+        options: thresholds (:class:`~vigil.detectors.options.BlinkOptions` documents each).
+            ``ratio``: eyes count as closed when EAR < ``ratio`` x the person's open-eye
+            median (closed eyes measure about 0.3-0.5 of it on the refined contour; a smile
+            or a squint about 0.7-0.9). ``reopen_ratio``: open again when EAR >=
+            ``reopen_ratio`` x that median, or above halfway from the closure's lowest EAR
+            back to the median (hysteresis, so a noisy frame does not split one blink in
+            two; the halfway mark lets a blink end while a smile keeps the eyes narrower).
     """
 
-    def __init__(
-        self,
-        camera: str,
-        *,
-        ratio: float = 0.6,
-        reopen_ratio: float = 0.7,
-        window_s: float = 3.0,
-        warmup_s: float = 0.2,
-        closure_s: float = 1.0,
-        hold_s: float = 0.5,
-        forget_s: float = 2.0,
-    ) -> None:
+    def __init__(self, camera: str, options: BlinkOptions | None = None) -> None:
         self.camera = camera
-        self.ratio = ratio
-        self.reopen_ratio = reopen_ratio
-        self.window_s = window_s
-        self.warmup_s = warmup_s
-        self.closure_s = closure_s
-        self.hold_s = hold_s
-        self.forget_s = forget_s
+        self.options = o = options or BlinkOptions()
+        self.ratio = o.ratio
+        self.reopen_ratio = o.reopen_ratio
+        self.window_s = o.window_s
+        self.warmup_s = o.warmup_s
+        self.closure_s = o.closure_s
+        self.hold_s = o.hold_s
+        self.forget_s = o.forget_s
+        self.history: collections.deque[BlinkRecord] = collections.deque(maxlen=HISTORY)
         self._people: list[_Person] = []
         self._next_id = 1
         self._now = 0.0
 
-    def update(self, seq: int, timestamp: float, observation: BlinkObservation | None) -> list[Event]:
+    def update(self, seq: int, timestamp: float, observation: BlinkObservation | None) -> list[Condition]:
         self._now = timestamp
-        events: list[Event] = []
         if observation is not None:
             for face, person in self._match(observation.faces, timestamp):
-                events.extend(self._step(person, face, seq, timestamp))
+                self._step(person, face, seq, timestamp)
+                self._perclos(person, seq, timestamp)
         for person in self._people:
             # A closure we cannot see the end of (lost frames, face gone) is not a blink.
             if person.closed_since is not None and timestamp - person.seen_at > self.hold_s:
                 person.closed_since = None
                 person.closure_reported = False
         self._people = [p for p in self._people if timestamp - p.seen_at <= self.forget_s]
-        return events
+        return self._conditions(timestamp)
+
+    def _perclos(self, person: _Person, seq: int, timestamp: float) -> None:
+        o = self.options
+        frames = person.eye_frames
+        closed = person.closed_since is not None
+        frames.append((timestamp, closed))
+        person.closed_frames += closed
+        while timestamp - frames[0][0] > o.perclos_window_s:
+            person.closed_frames -= frames.popleft()[1]
+        watched = timestamp - max(frames[0][0], person.first_seen)
+        if watched < o.perclos_min_s:
+            person.perclos, person.perclos_since = None, None
+            return
+        person.perclos = person.closed_frames / len(frames)
+        if person.perclos <= o.perclos_threshold:
+            person.perclos_since = None
+        elif person.perclos_since is None:
+            person.perclos_since = (seq, timestamp)
+
+    def _conditions(self, timestamp: float) -> list[Condition]:
+        o = self.options
+        conditions = []
+        for p in self._people:
+            if p.closed_since is not None and timestamp - p.closed_since[1] >= o.drowsy_closed_s:
+                closed_s = round(timestamp - p.closed_since[1], 3)
+                details = {"person": p.ident, "reason": "eyes_closed", "closed_s": closed_s}
+                conditions.append(Condition("drowsy", p.ident, *p.closed_since, o.severity, 1.0, details))
+            if p.perclos_since is not None and p.perclos is not None:
+                details = {"person": p.ident, "reason": "perclos", "perclos": round(p.perclos, 3)}
+                score = min(1.0, p.perclos / (2 * o.perclos_threshold))
+                conditions.append(Condition("drowsy", p.ident, *p.perclos_since, o.severity, score, details))
+        return conditions
 
     def _match(self, faces: tuple[EyeState, ...], timestamp: float) -> list[tuple[EyeState, _Person]]:
         """Pair each face with the nearest known person (within one face width), or a new one."""
@@ -197,7 +240,7 @@ class BlinkRule:
             pairs.append((face, best))
         return pairs
 
-    def _step(self, person: _Person, face: EyeState, seq: int, timestamp: float) -> list[Event]:
+    def _step(self, person: _Person, face: EyeState, seq: int, timestamp: float) -> None:
         ear = face.ear
         person.ear = ear
         while person.open_ears and timestamp - person.open_ears[0][0] > self.window_s:
@@ -209,21 +252,21 @@ class BlinkRule:
             if warm and ear < self.ratio * reference:
                 person.closed_since = (seq, timestamp)
                 person.lowest = ear
-                return []
+                return
             person.open_ears.append((timestamp, ear))  # only open eyes teach the reference
-            return []
+            return
         person.lowest = min(person.lowest, ear)
         reopen_at = min(self.reopen_ratio * reference, (person.lowest + reference) / 2)
         if ear >= max(reopen_at, self.ratio * reference):
-            return self._reopen(person, seq, timestamp, ear)
+            self._reopen(person, seq, timestamp, ear)
+            return
         start_seq, start_time = person.closed_since
         if not person.closure_reported and timestamp - start_time >= self.closure_s:
             person.closure_reported = True
-            details = {"person": person.ident, "threshold": round(self.ratio * reference, 4)}
-            return [Event(self.camera, ALGORITHM, "eyes_closed", start_seq, start_time, details)]
-        return []
+            duration = round(timestamp - start_time, 3)
+            self.history.append(BlinkRecord("closure", person.ident, start_seq, seq, duration))
 
-    def _reopen(self, person: _Person, seq: int, timestamp: float, ear: float) -> list[Event]:
+    def _reopen(self, person: _Person, seq: int, timestamp: float, ear: float) -> None:
         assert person.closed_since is not None
         start_seq, start_time = person.closed_since
         long_closure = person.closure_reported
@@ -231,11 +274,11 @@ class BlinkRule:
         person.closure_reported = False
         person.open_ears.append((timestamp, ear))
         if long_closure:
-            return []
+            return
         person.blinks += 1
         person.blink_times.append(timestamp)
-        details = {"person": person.ident, "end_seq": seq - 1, "duration_s": round(timestamp - start_time, 3)}
-        return [Event(self.camera, ALGORITHM, "blink", start_seq, start_time, details)]
+        duration = round(timestamp - start_time, 3)
+        self.history.append(BlinkRecord("blink", person.ident, start_seq, seq - 1, duration))
 
     def _per_minute(self, person: _Person) -> float:
         while person.blink_times and self._now - person.blink_times[0] > 60.0:
@@ -253,6 +296,7 @@ class BlinkRule:
                 "eyes_closed": p.closure_reported,
                 "blinks": p.blinks,
                 "blinks_per_minute": self._per_minute(p),
+                "perclos": None if p.perclos is None else round(p.perclos, 3),
             }
             for p in self._people
         ]
@@ -262,6 +306,7 @@ class BlinkRule:
             "blinks": main["blinks"] if main else 0,
             "blinks_per_minute": main["blinks_per_minute"] if main else 0.0,
             "eyes_closed": any(p["eyes_closed"] for p in people),
+            "drowsy": bool(self._conditions(self._now)),
             "people": people,
         }
 
@@ -275,5 +320,7 @@ def draw(image: np.ndarray, observation: BlinkObservation, summary: dict[str, An
         f"blinks {summary.get('blinks', 0)}  {summary.get('blinks_per_minute', 0.0):.0f}/min",
         (4, image.shape[0] - 8 - 2 * _draw.line_height(image)),  # above the streamer's status line
     )
-    if summary.get("eyes_closed"):
+    if summary.get("drowsy"):
+        _draw.banner(image, "DROWSY", _draw.RED)
+    elif summary.get("eyes_closed"):
         _draw.banner(image, "EYES CLOSED", _draw.YELLOW)

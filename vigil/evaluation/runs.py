@@ -16,9 +16,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vigil.detectors.base import Event, Observation
+from vigil.detectors.base import Condition, Event, Observation
 from vigil.detectors.emotion import EMOTIONS
-from vigil.detectors.registry import BUILTIN, create_rule, load_detector, parse_observation
+from vigil.detectors.lifecycle import IncidentTracker
+from vigil.detectors.registry import BUILTIN, create_rule, load_detector, parse_observation, rule_cooldown
 from vigil.evaluation import blinks, emotions, falls, headpose, speed
 from vigil.evaluation.labels import Labels, in_ranges, load_labels, ranges, stills, videos
 from vigil.messages import STATUS_OK, DetectionResult
@@ -28,11 +29,23 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class ClipRun:
-    """One detector and rule over one clip: per-frame observations and all events."""
+    """One detector and rule over one clip.
+
+    Attributes:
+        observations: per frame, what the detector saw.
+        onsets: every condition the rule raised, once, on the frame it first held (what the
+            rule decided, before cooldowns merge anything: what the fall scoring counts).
+        events: the incident events a streamer would publish (cooldown and ends included).
+        summaries: per frame, the rule's summary.
+        record: the rule's own record of what it counted (the blink rule's blinks and long
+            closures), empty for rules that keep none.
+    """
 
     observations: list[Any]
+    onsets: list[Condition]
     events: list[Event]
     summaries: list[dict[str, Any]]
+    record: list[Any] = dataclasses.field(default_factory=list)
 
 
 def read_frames(path: Path) -> Iterator[np.ndarray]:
@@ -58,13 +71,24 @@ def run_clip(algorithm: str, path: Path, fps: float) -> ClipRun:
         raise FileNotFoundError(f"{path} is named in labels.json but missing")
     detector = load_detector(algorithm)
     rule = create_rule(algorithm, camera=path.stem)
-    run = ClipRun([], [], [])
+    incidents = IncidentTracker(path.stem, algorithm, rule_cooldown(rule))
+    run = ClipRun([], [], [], [])
+    seen: set[tuple[str, int, int]] = set()
     for seq, frame in enumerate(read_frames(path)):
         observation = _through_the_wire(algorithm, path.stem, seq, detector.detect(frame))
         run.observations.append(observation)
-        run.events.extend(rule.update(seq, seq / fps, observation))
+        conditions = rule.update(seq, seq / fps, observation)
+        for condition in conditions:
+            key = (condition.kind, condition.subject, condition.start_seq)
+            if key not in seen:
+                seen.add(key)
+                run.onsets.append(dataclasses.replace(condition, details={**condition.details, "seq": seq}))
+        run.events.extend(incidents.update(0, seq, seq / fps, conditions))
         run.summaries.append(rule.summary())
-    log.info("%s on %s: %d frames, %d events", algorithm, path.name, len(run.observations), len(run.events))
+    run.events.extend(incidents.flush())
+    run.record = list(getattr(rule, "history", ()))
+    log.info("%s on %s: %d frames, %d onsets, %d events", algorithm, path.name, len(run.observations),
+             len(run.onsets), len(run.events))
     return run
 
 
@@ -111,7 +135,7 @@ class Evaluation:
         per_clip = []
         for clip in self.videos():
             onsets = [int(f["onset"]) for f in self.clips[clip].get("falls", [])]
-            calls = falls.fall_calls(self.run("fall", clip).events)
+            calls = falls.fall_calls(self.run("fall", clip).onsets)
             per_clip.append(falls.score_fall_clip(clip, onsets, calls, self.fps(clip)))
         return falls.summarise(per_clip)
 
@@ -121,13 +145,13 @@ class Evaluation:
             labels = self.clips[clip]
             if "blinks" not in labels and "eyes_closed_long" not in labels:
                 continue
-            events = self.run("blink", clip).events
+            record = self.run("blink", clip).record  # the rule's own count: blinks are not events
             per_clip[clip] = blinks.score_blink_clip(
                 truths=ranges(labels, "blinks"),
                 optional=blinks.optional_blinks(labels.get("notes", "")),
                 closures=ranges(labels, "eyes_closed_long"),
-                blinks=[(e.seq, int(e.details["end_seq"])) for e in events if e.kind == "blink"],
-                closed=[e.seq for e in events if e.kind == "eyes_closed"],
+                blinks=[(r.start_seq, r.end_seq) for r in record if r.kind == "blink"],
+                closed=[r.start_seq for r in record if r.kind == "closure"],
             )
         return blinks.summarise(per_clip)
 
@@ -148,7 +172,7 @@ class Evaluation:
             if "yaw_range" in labels or "pitch_range" in labels:
                 steady.append({
                     "clip": clip, "yaw_label": labels.get("yaw_range"), "pitch_label": labels.get("pitch_range"),
-                    "events": len(run.events), **headpose.steadiness(angles),
+                    "events": len(run.onsets), **headpose.steadiness(angles),
                 })  # fmt: skip
         return {"extremes": extremes, "steady": steady, "flips": flips}
 
@@ -198,7 +222,7 @@ class Evaluation:
                 result[f"{algorithm} on {clip}"] = {
                     "frames": len(frames), "frames_with_detections": seen,
                     "frames_with_confident": confident if algorithm == "fall" else seen,
-                    "events": sum(in_ranges(e.seq, empty) for e in run.events),
+                    "events": sum(in_ranges(c.start_seq, empty) for c in run.onsets),
                 }  # fmt: skip
         return result
 

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from vigil.detectors.base import Event
 from vigil.detectors.registry import algorithm_names
 from vigil.errors import VigilError
 from vigil.logs import RateLimitedLog
@@ -28,7 +29,7 @@ from vigil.stream.ingest import Ingest
 from vigil.stream.metrics import QueueProbe, StreamMetrics
 from vigil.stream.reassembly import JoinedFrame, ReassemblyCounters
 from vigil.stream.recorder import Recorder
-from vigil.stream.rules import RuleRunner
+from vigil.stream.rules import RuleOptionsByCamera, RuleRunner
 from vigil.stream.views import Views, frame_record
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,15 @@ class StreamCore:
         events: where events are stored.
         recorder: receives every emitted frame's record and every event (reports, audits).
         queues: reads the algorithm queues' depths for ``/metrics`` (``None``: no broker to ask).
+        rule_options: per camera, per algorithm, the rule's options (vigil.toml's
+            ``[cameras.<name>.rules.<algorithm>]``); defaults for everything not given.
+
+    Raises:
+        ConfigError: bad rule options.
     """
 
     def __init__(self, settings: Settings, events: EventStore, *, recorder: Recorder | None = None,
-                 queues: QueueProbe | None = None) -> None:
+                 queues: QueueProbe | None = None, rule_options: RuleOptionsByCamera | None = None) -> None:
         self.settings = settings
         self.recorder = recorder
         self.queues = queues
@@ -63,7 +69,7 @@ class StreamCore:
         self._ingest = Ingest(settings.result_deadline)
         self._refused_feed = RateLimitedLog(log)
         self._refused_results = RateLimitedLog(log)
-        self._rules = RuleRunner()
+        self._rules = RuleRunner(rule_options)
         self._wake = threading.Event()
 
     # -- inputs (any thread) ------------------------------------------------------------
@@ -161,9 +167,7 @@ class StreamCore:
         for algorithm in frame.missing:
             self.metrics.results_missing.labels(camera=frame.camera, algorithm=algorithm).inc()
         outcome = self._rules.apply(frame)
-        for event in outcome.events:
-            self.metrics.events.labels(camera=event.camera, kind=event.kind).inc()
-            self.events.publish(event)
+        self._publish(outcome.events)
         latency = frame.latency
         self.metrics.end_to_end.labels(camera=frame.camera).observe(latency)
         self.recent_latencies.append(latency)
@@ -176,6 +180,18 @@ class StreamCore:
             self.recorder.frame(frame_record(frame))
         for listener in list(self.frame_listeners):
             listener(frame.camera)
+
+    def finish(self) -> None:
+        """The sources ended (files played out): send the ``end`` of every incident that cleared.
+
+        Incidents still open (someone still on the floor when the clip ends) stay open.
+        """
+        self._publish(self._rules.flush())
+
+    def _publish(self, events: list[Event]) -> None:
+        for event in events:
+            self.metrics.events.labels(camera=event.camera, kind=event.kind, type=event.type).inc()
+            self.events.publish(event)
 
     def _capture_stats(self) -> list[Any]:
         return [view.capture_stats for view in self.views.all() if view.capture_stats is not None]

@@ -116,7 +116,8 @@ class EventLog:
     def __init__(self, store: EventStore, recorder: Recorder | None = None) -> None:
         self.store = store
         self.recorder = recorder
-        self.count = 0
+        self.count = 0  # lifecycle messages
+        self.incidents = 0  # of which "new": one per incident
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self._listeners: list[EventListener] = []
 
@@ -125,8 +126,10 @@ class EventLog:
 
     def publish(self, event: Event) -> None:
         data = event.to_dict()
-        log.info("event %s on %s at frame %d: %s", event.kind, event.camera, event.seq, event.details)
+        log.info("event %s %s %s on %s at frame %d (%s, onset %d): %s", event.type, event.kind, event.id,
+                 event.camera, event.seq, event.severity, event.start_seq, event.details)
         self.count += 1
+        self.incidents += event.type == "new"
         self.recent.append(data)
         if self.recorder is not None:
             self.recorder.event(data)

@@ -292,7 +292,7 @@ async function cams(){
 function addEvent(e){
   const li = document.createElement('li');
   const when = new Date(e.time * 1000).toLocaleTimeString();
-  li.textContent = `${when} ${e.camera} ${e.kind} #${e.seq} ${JSON.stringify(e.details)}`;
+  li.textContent = `${when} ${e.camera} ${e.kind} ${e.type} (${e.severity}) #${e.seq} ${JSON.stringify(e.details)}`;
   const ul = document.getElementById('events'); ul.prepend(li);
   while (ul.children.length > 50) ul.lastChild.remove();
 }

@@ -72,7 +72,10 @@ class StreamMetrics:
             "vigil_http_closed", "HTTP connections the streamer closed or refused, by reason.", ["reason"],
             registry=registry,
         )
-        self.events = Counter("vigil_events", "Events raised by the rules.", ["camera", "kind"], registry=registry)
+        self.events = Counter(
+            "vigil_events", "Incident events by kind and type (new, update, end).", ["camera", "kind", "type"],
+            registry=registry,
+        )
         self.queue_wait = Histogram(
             "vigil_queue_wait_seconds", "Capture to worker start (time a frame waited in the queue).",
             ["algorithm"], buckets=LATENCY_BUCKETS, registry=registry,

@@ -34,7 +34,10 @@ class MemoryRecorder:
 
 
 class JsonLinesRecorder:
-    """Appends ``{"type": "frame"|"event", ...}`` lines to a file (``vigil stream --record``)."""
+    """Appends ``{"type": "frame", ...frame}`` and ``{"type": "event", "event": {...}}`` lines to a file.
+
+    (``vigil stream --record``.) An event keeps its own ``type`` (new, update, end) inside.
+    """
 
     def __init__(self, path: Path) -> None:
         self._file = open(path, "a", encoding="utf-8")
@@ -44,7 +47,7 @@ class JsonLinesRecorder:
         self._write({"type": "frame", **record})
 
     def event(self, event: dict[str, Any]) -> None:
-        self._write({"type": "event", **event})
+        self._write({"type": "event", "event": event})
 
     def close(self) -> None:
         with self._lock:
@@ -65,5 +68,8 @@ def read_json_lines(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             data = json.loads(line)
-            (frames if data.pop("type") == "frame" else events).append(data)
+            if data.pop("type") == "frame":
+                frames.append(data)
+            else:
+                events.append(data.get("event", data))
     return frames, events

@@ -1,22 +1,31 @@
 """Running each camera's event rules on its joined frames, in frame order.
 
 One rule instance per (camera, algorithm), created on first use from the detector
-registry. A rule sees the observation of every frame, or ``None`` when the frame's
-result is missing or failed, so its timing logic stays right when results are lost.
+registry with that camera's options, and one :class:`~vigil.detectors.lifecycle.IncidentTracker`
+beside it that turns the rule's conditions into ``new`` / ``update`` / ``end`` events. A rule
+sees the observation of every frame, or ``None`` when the frame's result is missing or failed,
+so its timing logic stays right when results are lost. A new capture session of a camera ends
+that camera's incidents and starts its rules afresh (its frame numbers start again).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from vigil.detectors.base import Event, EventRule, Observation
-from vigil.detectors.registry import create_rule, parse_observation
+from vigil.detectors.lifecycle import IncidentTracker
+from vigil.detectors.registry import create_rule, parse_observation, rule_cooldown, validate_rule_options
+from vigil.errors import ConfigError
 from vigil.messages import DetectionResult
 from vigil.stream.reassembly import JoinedFrame
 
 log = logging.getLogger(__name__)
+
+# camera -> algorithm -> that rule's options (a vigil.toml [cameras.<name>.rules.<algorithm>] table)
+RuleOptionsByCamera = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
 @dataclasses.dataclass
@@ -28,11 +37,33 @@ class RuleOutcome:
     events: list[Event] = dataclasses.field(default_factory=list)
 
 
-class RuleRunner:
-    """Per-camera rules. Used by the processing thread only."""
+@dataclasses.dataclass
+class _Running:
+    rule: EventRule
+    incidents: IncidentTracker
+    session: int
 
-    def __init__(self) -> None:
-        self._rules: dict[tuple[str, str], EventRule] = {}
+
+class RuleRunner:
+    """Per-camera rules and their incidents. Used by the processing thread only.
+
+    Args:
+        options: per camera, per algorithm, the rule's options; checked here, so a bad key
+            fails when the streamer starts rather than at a camera's first frame.
+
+    Raises:
+        ConfigError: bad options (naming the camera, the rule and the key).
+    """
+
+    def __init__(self, options: RuleOptionsByCamera | None = None) -> None:
+        self._options = {camera: dict(rules) for camera, rules in (options or {}).items()}
+        for camera, rules in self._options.items():
+            for algorithm, values in rules.items():
+                try:
+                    validate_rule_options(algorithm, values)
+                except ConfigError as exc:
+                    raise ConfigError(f"camera {camera!r}: {exc}") from None
+        self._running: dict[tuple[str, str], _Running] = {}
 
     def apply(self, frame: JoinedFrame) -> RuleOutcome:
         outcome = RuleOutcome()
@@ -43,21 +74,35 @@ class RuleRunner:
             outcome.events.extend(events)
         return outcome
 
+    def flush(self) -> list[Event]:
+        """The stream ends (a file played to its end): send the ``end`` of incidents that cleared."""
+        return [event for running in self._running.values() for event in running.incidents.flush()]
+
     def _apply(
         self, frame: JoinedFrame, algorithm: str, result: DetectionResult | None
     ) -> tuple[Observation | None, dict[str, Any], list[Event]]:
         if result is not None and result.ok and result.synthetic:
             return None, {}, []  # a benchmark stand-in: no rule understands its observation
         key = (frame.camera, algorithm)
+        events: list[Event] = []
         try:
-            rule = self._rules.get(key)
-            if rule is None:
-                rule = self._rules[key] = create_rule(algorithm, frame.camera)
+            running = self._running.get(key)
+            if running is not None and running.session != frame.session:
+                events.extend(running.incidents.close())
+                running = None
+            if running is None:
+                running = self._running[key] = self._start(frame, algorithm)
             observation = None
             if result is not None and result.ok and result.observation is not None:
                 observation = parse_observation(algorithm, result.observation)
-            events = rule.update(frame.seq, frame.captured_at, observation)
-            return observation, rule.summary(), events
+            conditions = running.rule.update(frame.seq, frame.captured_at, observation)
+            events.extend(running.incidents.update(frame.session, frame.seq, frame.captured_at, conditions))
+            return observation, running.rule.summary(), events
         except Exception:  # a rule or a malformed observation must not stop the stream
             log.exception("rule %s failed on frame %s#%s", algorithm, frame.camera, frame.seq)
-            return None, {}, []
+            return None, {}, events
+
+    def _start(self, frame: JoinedFrame, algorithm: str) -> _Running:
+        rule = create_rule(algorithm, frame.camera, self._options.get(frame.camera, {}).get(algorithm))
+        incidents = IncidentTracker(frame.camera, algorithm, rule_cooldown(rule))
+        return _Running(rule, incidents, frame.session)

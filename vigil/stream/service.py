@@ -91,6 +91,8 @@ class StreamService:
             self._loop.call_soon_threadsafe(self._http_done.set_result, None)
         for thread in self._threads:
             thread.join(timeout=5)
+        if not any(thread.is_alive() for thread in self._threads):
+            self.core.finish()  # incidents that cleared get their end; the rules are ours alone now
         self.core.events.store.close()
         if self.core.queues is not None:
             self.core.queues.close()
