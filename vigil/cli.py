@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from vigil.errors import BrokerUnavailableError, CaptureError, ConfigError, QueueMismatchError, VigilError
 from vigil.logs import configure_logging
-from vigil.settings import Settings, describe_settings
+from vigil.settings import CONFIG_ENV, Settings, describe_settings
+
+if TYPE_CHECKING:
+    from vigil.config import SiteConfig
 
 log = logging.getLogger("vigil")
 
@@ -62,6 +66,18 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     return settings
 
 
+def _site(config: Path, **overrides: Any) -> SiteConfig:
+    """The site file with its settings, or exit 78 naming the file, table and key."""
+    from vigil.config import load_site_config
+
+    try:
+        site = load_site_config(config, overrides)
+    except ConfigError as exc:
+        _fail(exc)
+    configure_logging(site.settings.log_level)
+    return site
+
+
 def _writable(path: Path | None, what: str) -> None:
     """Exit 78 now, before any work, if ``path`` (when given) cannot be written."""
     from vigil.paths import check_writable
@@ -84,6 +100,12 @@ def _algorithms(ctx: click.Context, value: str | None) -> tuple[str, ...] | None
         if name not in known:
             raise click.BadParameter(unknown_algorithm_message(name, known), ctx, param_hint="'--algorithms'")
     return names
+
+
+config_option = click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), envvar=CONFIG_ENV, show_envvar=True,
+    help="The site file (vigil.toml): settings, cameras, rates, masks, zones, rule options.",
+)
 
 
 def _fail(exc: VigilError) -> NoReturn:
@@ -136,12 +158,18 @@ Examples:
   vigil capture --camera door --source 0 --fps 15
   vigil capture --camera hall --source rtsp://user:pw@10.0.0.7/stream --algorithms fall
   vigil capture --camera test --source clip.mp4 --loop
+  vigil capture --config vigil.toml                  # every camera of the site file
+  vigil capture --config vigil.toml --camera door    # one of them
 \b
-One process per camera: run one `vigil capture` for each (e.g. a systemd template
-unit vigil-capture@door.service), each with its own --camera name.
+With --config and no --camera, each camera runs in its own child process, restarted
+with backoff if it dies; SIGTERM or Ctrl-C stops them all. Output lines start with
+[camera]. Without a site file, run one `vigil capture` per camera, each with --source.
 """)
-@click.option("--camera", required=True, help="Camera name: letters, digits, '-', '_' (used in URLs).")
-@click.option("--source", required=True, help="Webcam index (0), RTSP/HTTP URL, video file, or 'synthetic'.")
+@click.option("--camera", help="Camera name: letters, digits, '-', '_' (used in URLs); with --config, "
+              "the camera of the file to run (default: all).")
+@click.option("--source", help="Webcam index (0), RTSP/HTTP URL, video file, or 'synthetic' (one camera, no "
+              "site file).")
+@config_option
 @algorithms_option
 @click.option("--fps", type=click.FloatRange(min=0.1), default=None,
               help="Frames per second to sample (default: the source's rate).")
@@ -154,10 +182,11 @@ unit vigil-capture@door.service), each with its own --camera name.
 @broker_option
 @backend_option
 @click.pass_context
-def capture(ctx: click.Context, camera: str, source: str, algorithms: str | None, fps: float | None,
-            width: int | None, height: int | None, max_frames: int | None, loop: bool, fast: bool,
-            reconnect_timeout: float | None, broker_url: str | None, result_backend: str | None) -> None:
-    """Capture a camera and send every frame to the detector queues.
+def capture(ctx: click.Context, camera: str | None, source: str | None, config: Path | None,
+            algorithms: str | None, fps: float | None, width: int | None, height: int | None,
+            max_frames: int | None, loop: bool, fast: bool, reconnect_timeout: float | None,
+            broker_url: str | None, result_backend: str | None) -> None:
+    """Capture a camera (or every camera of the site file) and send frames to the detector queues.
 
     The read loop never waits for the broker: when it is slow or down, frames are
     dropped and counted, and sending resumes within seconds of its return. A failing
@@ -166,25 +195,77 @@ def capture(ctx: click.Context, camera: str, source: str, algorithms: str | None
     from vigil.app import create_app
     from vigil.capture.daemon import CaptureDaemon
     from vigil.capture.dispatch import FrameDispatcher
+    from vigil.capture.site import camera_daemon
 
     names = _algorithms(ctx, algorithms)
-    settings = _settings(ctx, broker_url=broker_url, result_backend=result_backend,
-                         frame_width=width, frame_height=height)
+    overrides = {"broker_url": broker_url, "result_backend": result_backend, "frame_width": width,
+                 "frame_height": height}
+    if source is None and config is None:
+        raise click.UsageError("give --source (one camera) or --config (the cameras of a site file)")
+    if source is None and camera is None:
+        assert config is not None
+        _supervise(ctx, config)
+        return
+    if source is None and names:
+        raise click.UsageError("--algorithms applies to --source; a site file gives each camera's algorithms")
+    if source is not None and camera is None:
+        raise click.UsageError("--source needs --camera NAME")
+    assert camera is not None
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        app = create_app(settings)
-        daemon = CaptureDaemon(
-            camera=camera, source=source, algorithms=names or settings.algorithms,
-            dispatcher=FrameDispatcher(app, settings), settings=settings, fps=fps,
-            max_frames=max_frames, loop=loop, fast=fast, reconnect_timeout=reconnect_timeout,
-        )
+        if source is None:
+            assert config is not None
+            site = _site(config, **overrides)
+            settings = site.settings
+            app = create_app(settings)
+            daemon = camera_daemon(
+                site, camera, FrameDispatcher(app, settings), fps=fps, loop=loop, max_frames=max_frames, fast=fast,
+                reconnect_timeout=reconnect_timeout,
+            )
+        else:
+            settings = _site(config, **overrides).settings if config else _settings(ctx, **overrides)
+            app = create_app(settings)
+            daemon = CaptureDaemon(
+                camera=camera, source=source, algorithms=names or settings.algorithms,
+                dispatcher=FrameDispatcher(app, settings), settings=settings, fps=fps,
+                max_frames=max_frames, loop=loop, fast=fast, reconnect_timeout=reconnect_timeout,
+            )
         stats = daemon.run(stop)
     except (CaptureError, QueueMismatchError, ConfigError) as exc:
         _fail(exc)
-    click.echo(f"camera {camera}: {stats.captured} captured, {stats.sent} sent, {stats.dropped} dropped", err=True)
+    gated = f", {stats.gated} without detection (still)" if stats.gated else ""
+    click.echo(f"camera {camera}: {stats.captured} captured, {stats.sent} sent, {stats.dropped} dropped{gated}",
+               err=True)
     if stats.captured and not stats.sent and daemon.broker_error:
         _fail(BrokerUnavailableError(f"no frame was sent: the broker was never reachable ({daemon.broker_error})"))
+
+
+def _supervise(ctx: click.Context, config: Path) -> None:
+    """Every camera of the site file, each in its own supervised ``vigil capture`` process."""
+    from vigil.capture.site import child_command
+    from vigil.capture.supervisor import Supervisor
+
+    site = _site(config)
+    if not site.cameras:
+        _fail(ConfigError(f"{config}: no [cameras.<name>] table: nothing to capture"))
+    flags, env = [], dict(os.environ)
+    for name, value in ctx.params.items():
+        if name in ("camera", "source", "config", "algorithms") or value in (None, False):
+            continue
+        if name in ("broker_url", "result_backend"):
+            env[f"VIGIL_{name.upper()}"] = value  # in the environment, not on a command line `ps` shows
+            continue
+        option = "--" + name.replace("_", "-")
+        flags += [option] if value is True else [option, str(value)]
+    commands = {name: child_command(str(config), name, flags) for name in site.cameras}
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    codes = Supervisor(commands, sys.stderr, env=env).run(stop)
+    failed = {name: code for name, code in codes.items() if code != 0}
+    if failed:
+        click.echo(f"vigil capture: cameras that failed: {failed}", err=True)
+        sys.exit(EX_CONFIG if EX_CONFIG in failed.values() else EX_UNAVAILABLE)
 
 
 @main.command(epilog="""\b
@@ -327,14 +408,32 @@ def settings_command() -> None:
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=Path("../shared/data"), show_default=True, help="Folder with the clips and labels.json.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table here.")
-def evaluate(data_dir: Path, output: Path | None) -> None:
+@click.option("--rates", metavar="LIST",
+              help="Instead: score each detector at these frame rates (e.g. 15,10,5,3,2), as capture would send it.")
+@algorithms_option
+@click.pass_context
+def evaluate(ctx: click.Context, data_dir: Path, output: Path | None, rates: str | None,
+             algorithms: str | None) -> None:
     """Run every detector and its event rule over labelled clips and print the accuracy table."""
-    from vigil.evaluation import run_evaluation
-
     configure_logging("INFO")
     args = sys.argv[sys.argv.index("evaluate") + 1:] if "evaluate" in sys.argv else []
-    command = " ".join(["vigil evaluate", *args])
-    click.echo(run_evaluation(data_dir, output, command=command.strip()))
+    command = " ".join(["vigil evaluate", *args]).strip()
+    if rates is None:
+        from vigil.evaluation import run_evaluation
+
+        click.echo(run_evaluation(data_dir, output, command=command))
+        return
+    from vigil.evaluation.rates import measure_rates, render_rates
+
+    try:
+        values = [float(v) for v in rates.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of frames per second", ctx, param_hint="'--rates'") from None
+    names = _algorithms(ctx, algorithms) or ("fall", "blink", "pose", "emotion")
+    text = render_rates(measure_rates(data_dir, names, values), command)
+    if output is not None:
+        output.write_text(text)
+    click.echo(text)
 
 
 from vigil.bench.command import bench  # noqa: E402  (defined beside the benchmark it runs)
