@@ -280,11 +280,12 @@ Then open / in a browser, or: curl localhost:8080/cameras; curl localhost:8080/m
               help="HTTP port (0 picks a free one).")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Append every joined frame and event to this file as JSON lines (audits, benchmarks).")
+@config_option
 @broker_option
 @backend_option
 @click.pass_context
-def stream(ctx: click.Context, host: str, port: int, record: Path | None, broker_url: str | None,
-           result_backend: str | None) -> None:
+def stream(ctx: click.Context, host: str, port: int, record: Path | None, config: Path | None,
+           broker_url: str | None, result_backend: str | None) -> None:
     """Join every algorithm's result per frame, run the event rules, serve the live view.
 
     May run on another machine than capture and workers: it needs only the broker
@@ -293,14 +294,15 @@ def stream(ctx: click.Context, host: str, port: int, record: Path | None, broker
     from vigil.stream.recorder import JsonLinesRecorder
     from vigil.stream.service import distributed_streamer
 
-    settings = _settings(ctx, broker_url=broker_url, result_backend=result_backend)
+    site = _site(config, broker_url=broker_url, result_backend=result_backend) if config else None
+    settings = site.settings if site else _settings(ctx, broker_url=broker_url, result_backend=result_backend)
     _writable(record, "--record")
     if not settings.result_backend.startswith(("redis://", "rediss://", "unix://")):
         _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        service = distributed_streamer(settings, host, port, JsonLinesRecorder(record) if record else None)
+        service = distributed_streamer(settings, host, port, JsonLinesRecorder(record) if record else None, site)
         service.start()
     except VigilError as exc:
         _fail(exc)
@@ -314,9 +316,11 @@ Examples:
   vigil run --source synthetic --max-frames 300 --report report.json
   vigil run --source 0                               # webcam, view on http://127.0.0.1:8080
   vigil run --source door=clip1.mp4 --source hall=clip2.mp4 --algorithms fall
+  vigil run --config vigil.toml                      # every camera of the site file
 """)
-@click.option("--source", "sources", multiple=True, required=True,
+@click.option("--source", "sources", multiple=True,
               help="Source (webcam index, URL, file, 'synthetic'), optionally NAME=SOURCE; repeat for more cameras.")
+@config_option
 @algorithms_option
 @click.option("--fps", type=click.FloatRange(min=0.1), default=None, help="Frames per second to sample.")
 @_add(size_options)
@@ -331,7 +335,7 @@ Examples:
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JSON report (every frame's joined results, events, latency) when done.")
 @click.pass_context
-def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fps: float | None,
+def run(ctx: click.Context, sources: tuple[str, ...], config: Path | None, algorithms: str | None, fps: float | None,
         width: int | None, height: int | None, max_frames: int | None, loop: bool, fast: bool,
         host: str, port: int, no_http: bool, workers: int, report: Path | None) -> None:
     """Run capture, workers and streamer in one process (no RabbitMQ, no Redis).
@@ -345,7 +349,10 @@ def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fp
     overrides: dict[str, Any] = {"frame_width": width, "frame_height": height}
     if names:
         overrides["algorithms"] = names
-    settings = _settings(ctx, **overrides)
+    if not sources and config is None:
+        raise click.UsageError("give --source (repeat for more cameras) or --config (the cameras of a site file)")
+    site = _site(config, **overrides) if config and not sources else None
+    settings = site.settings if site else _settings(ctx, **overrides)
     _writable(report, "--report")
     _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
@@ -354,6 +361,7 @@ def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fp
         result = run_embedded(
             settings, _named_sources(ctx, sources), fps=fps, max_frames=max_frames, loop=loop, fast=fast,
             host=host, port=None if no_http else port, workers=workers, stop=stop, record=report is not None,
+            site=site,
         )
     except VigilError as exc:
         _fail(exc)
@@ -386,21 +394,59 @@ def _named_sources(ctx: click.Context, sources: tuple[str, ...]) -> list[tuple[s
     return named
 
 
-@main.command(name="settings")
-def settings_command() -> None:
-    """List every setting, its VIGIL_* variable, default and current value."""
-    try:
-        current = Settings.load()
-    except ConfigError as exc:
-        _fail(exc)
+@main.command(name="settings", epilog="With a site file, its cameras, [mqtt], [[webhooks]] and [auth] follow "
+              "as JSON, secrets shown as ***.")
+@config_option
+def settings_command(config: Path | None) -> None:
+    """List every setting, its VIGIL_* variable, default and current value (and the site file's cameras)."""
+    import json
+
     from kombu.utils.url import maybe_sanitize_url
 
+    from vigil.config import describe_site, load_site_config
+
+    try:
+        site = load_site_config(config) if config else None
+        current = site.settings if site else Settings.load()
+    except ConfigError as exc:
+        _fail(exc)
     for name, env, default, doc in describe_settings():
         value = getattr(current, name)
         value = ",".join(value) if isinstance(value, tuple) else value
         if name in ("broker_url", "result_backend"):
             value = maybe_sanitize_url(value)  # a password is never printed
         click.echo(f"{env}\n    {doc}\n    default: {default!r}   current: {value!r}")
+    if site is not None:
+        click.echo(f"\n# {config}: cameras and the other tables (secrets redacted)")
+        click.echo(json.dumps(describe_site(site), indent=2))
+
+
+@main.group(name="config")
+def config_group() -> None:
+    """The site file (vigil.toml): check it before starting anything."""
+
+
+@config_group.command(name="check", epilog="""\b
+Examples:
+  vigil config check vigil.toml && systemctl restart vigil-capture@door
+\b
+Exit status: 0 valid, 78 invalid (the message names the file, the table and the key).
+""")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def config_check(file: Path) -> None:
+    """Validate FILE (every table and key, the camera names, rates, polygons, rule options) and exit."""
+    from vigil.config import load_site_config
+
+    try:
+        site = load_site_config(file)
+    except ConfigError as exc:
+        _fail(exc)
+    described = []
+    for name, camera in site.cameras.items():
+        rates = camera.rates(site.settings.algorithms).items()
+        described.append(f"{name} ({', '.join(f'{a} {r:g}/s' if r else a for a, r in rates)})")
+    cameras = "; ".join(described)
+    click.echo(f"{file}: valid; cameras: {cameras or 'none'}")
 
 
 @main.command(epilog="Example: vigil evaluate --data ../shared/data --output docs/accuracy.md\n\n"

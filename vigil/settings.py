@@ -185,6 +185,10 @@ class Settings:
         "Seconds an MJPEG or event-stream client may take no data before it is dropped.",
     )
     log_level: str = _setting("INFO", lambda v: _text(v).upper(), "Log level of Vigil's commands.")
+    # -- the site file (vigil/config.py) --------------------------------------------------
+    draw_zones: bool = _setting(
+        False, _bool, "Draw each camera's zones and masks (from the site file) on the live view."
+    )
 
     @classmethod
     def load(
