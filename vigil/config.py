@@ -33,8 +33,8 @@ from vigil.frames import check_camera_name
 from vigil.rates import DEFAULT_RATES
 from vigil.settings import CONFIG_ENV, SITE_TABLES, Settings
 
-DEFAULT_MOTION_THRESHOLD = 2.0
-DEFAULT_MOTION_HOLD_S = 5.0
+DEFAULT_MOTION_THRESHOLD = 6.0
+DEFAULT_MOTION_HOLD_S = 3.0
 
 
 def _known_algorithm(name: str) -> str:
@@ -278,3 +278,11 @@ def describe_site(site: SiteConfig) -> dict[str, Any]:
         data["algorithms"] = camera.rates(site.settings.algorithms)
         cameras[name] = data
     return redacted({"cameras": cameras, "mqtt": site.mqtt, "webhooks": site.webhooks, "auth": site.auth})
+
+
+def schema_keys() -> list[str]:
+    """Every key of the site file's schema, dotted (``cameras.<name>.fps``); docs/configuration.md lists them."""
+    keys = [f"[{table}]" for table in SITE_TABLES]
+    keys += [f"cameras.<name>.{field}" for field in CameraConfig.model_fields]
+    keys += [f"cameras.<name>.zones.<zone>.{field}" for field in ZoneConfig.model_fields]
+    return keys

@@ -9,6 +9,7 @@ live view would show them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,6 +38,8 @@ def subsample(algorithm: str, camera: str, full: ClipRun, fps: float, rate: floa
     summary: dict[str, Any] = {}
     for seq, (sent, seen) in enumerate(zip(sampled_frames(len(full.observations), fps, rate, phase), full.observations,
                                            strict=True)):
+        if observation is None and not sent:
+            observation = _empty(seen)  # before the first frame sent (a later phase): nobody seen yet
         if sent:
             observation = seen
             run.events.extend(rule.update(seq, seq / fps, seen))
@@ -44,6 +47,11 @@ def subsample(algorithm: str, camera: str, full: ClipRun, fps: float, rate: floa
         run.observations.append(observation)
         run.summaries.append(summary)
     return run
+
+
+def _empty(observation: Any) -> Any:
+    field = "faces" if hasattr(observation, "faces") else "people"
+    return dataclasses.replace(observation, **{field: ()})
 
 
 class SubsampledEvaluation(Evaluation):
