@@ -240,7 +240,7 @@ def _table_and_key(loc: list[str]) -> tuple[str, str]:
     if not loc:
         return "", ""
     if loc[0] == "cameras" and len(loc) >= 2:
-        depth = 4 if len(loc) >= 5 and loc[2] in ("zones", "rules") else 2
+        depth = 4 if len(loc) >= 4 and loc[2] in ("zones", "rules") else 2
         return ".".join(loc[:depth]), ".".join(loc[depth:])
     if loc[0] in SITE_TABLES:
         return loc[0], ".".join(loc[1:])

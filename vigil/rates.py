@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 # Frames per second each algorithm needs, measured on ../shared/data with
 # `vigil evaluate --rates` (docs/configuration.md, "Default rates"): below these, accuracy drops.
-DEFAULT_RATES: dict[str, float] = {"fall": 5.0, "blink": 15.0, "pose": 10.0, "emotion": 5.0}
+DEFAULT_RATES: dict[str, float] = {"fall": 15.0, "blink": 30.0, "pose": 10.0, "emotion": 5.0}
 EPSILON = 1e-6  # media times are sums of 1/fps: 3 * (1/15) must count as 0.2
 
 
