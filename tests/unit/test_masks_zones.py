@@ -119,3 +119,37 @@ def test_rule_options_from_the_site_file_reach_the_rule():
     runner.apply(joined(1, {"width": 100, "height": 50, "people": []}, algorithm="fall"))
     rule = runner._rules[("door", "fall")]
     assert rule.thresholds.down_s == 2.5
+
+
+def test_the_view_holds_a_lower_rate_algorithms_overlay_for_a_second():
+    from vigil.stream.views import HOLD_S, CameraView
+
+    view = CameraView("door", 80)
+    first = joined(1, {"faces": []})
+    view.update(first, {"emotion": "obs-1"}, {"emotion": {"label": "happy"}})
+    later = Frame.from_payload(frame_payload(2, camera="door", captured_at=first.captured_at + HOLD_S / 2), 1 << 20)
+    view.update(JoinedFrame(frame=later, expected=("blink",), arrived_at=0.0), {"blink": None}, {"blink": {}})
+    assert view.observations == {"emotion": "obs-1", "blink": None}  # emotion's last overlay is still drawn
+    stale = Frame.from_payload(frame_payload(3, camera="door", captured_at=first.captured_at + 2 * HOLD_S), 1 << 20)
+    view.update(JoinedFrame(frame=stale, expected=("blink",), arrived_at=0.0), {"blink": None}, {"blink": {}})
+    assert view.observations == {"blink": None}
+
+
+def test_zones_and_masks_are_drawn_on_the_live_view_when_asked():
+    from vigil.stream.overlay import annotate
+
+    frame = Frame.from_payload(frame_payload(1, width=320, height=240, jpeg=_flat_jpeg(320, 240)), 1 << 20)
+    joined_frame = JoinedFrame(frame=frame, expected=(), arrived_at=0.0)
+    plain = annotate(joined_frame, {}, {}, 95)
+    drawn = annotate(joined_frame, {}, {}, 95, ((Zone("floor", LEFT_HALF, ("fall",)),), (LEFT_HALF,)))
+    from vigil.frames import decode_jpeg
+
+    difference = np.abs(decode_jpeg(drawn).astype(int) - decode_jpeg(plain).astype(int)).sum(axis=2)
+    # the mask shades the left half; the right half (below the zone's label) is untouched
+    assert difference[30:200, 10:140].mean() > 20 and difference[30:200, 200:].mean() < 5
+
+
+def _flat_jpeg(width: int, height: int) -> bytes:
+    from tests.helpers import jpeg_bytes
+
+    return jpeg_bytes(width, height, 200)
