@@ -43,6 +43,11 @@ Distributed (RabbitMQ on 5672, Redis on 6379):
   vigil stream --port 8080
   celery -A vigil flower --address=127.0.0.1 --basic-auth=admin:CHOOSE-ONE
 \b
+A whole site from one file (cameras, rates per algorithm, masks, zones, rule options):
+  vigil config check vigil.toml
+  vigil capture --config vigil.toml         # one supervised process per camera
+  vigil run --config vigil.toml             # or everything in one process
+\b
 Every setting also comes from a VIGIL_* environment variable: `vigil settings`.
 """
 
