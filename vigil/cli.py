@@ -356,8 +356,9 @@ def run(ctx: click.Context, sources: tuple[str, ...], config: Path | None, algor
         overrides["algorithms"] = names
     if not sources and config is None:
         raise click.UsageError("give --source (repeat for more cameras) or --config (the cameras of a site file)")
-    site = _site(config, **overrides) if config and not sources else None
-    settings = site.settings if site else _settings(ctx, **overrides)
+    site_file = _site(config, **overrides) if config else None
+    site = None if sources else site_file  # with --source, the file gives only its [vigil] settings
+    settings = site_file.settings if site_file else _settings(ctx, **overrides)
     _writable(report, "--report")
     _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()

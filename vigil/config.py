@@ -166,6 +166,8 @@ def load_site_config(
     path = Path(path)
     where = str(path)
     data = read_toml(path)
+    if data and not set(data) & set(SITE_TABLES) and not any(isinstance(v, dict) for v in data.values()):
+        data = {"vigil": data}  # a flat settings file (no table), as VIGIL_CONFIG always accepted
     unknown = sorted(set(data) - set(SITE_TABLES))
     if unknown:
         raise ConfigError(f"{where}: unknown table [{unknown[0]}]; known: {', '.join(SITE_TABLES)}")
@@ -176,8 +178,13 @@ def load_site_config(
         site = SiteConfig.model_validate({**data, "path": path, "settings": settings})
     except ValidationError as exc:
         raise ConfigError(_explain(where, exc)) from None
+    webhooks = {hook.get("name") for hook in site.webhooks}
     for name, camera in site.cameras.items():
         _check_camera(where, name, camera, settings)
+        for hook in camera.notify.get("webhooks") or ():
+            if isinstance(hook, str) and hook not in webhooks:
+                raise ConfigError(f"{where}: [cameras.{name}.notify] webhooks: no [[webhooks]] named {hook!r}; "
+                                  f"named: {', '.join(sorted(str(h) for h in webhooks if h)) or 'none'}")
     return site
 
 

@@ -99,6 +99,8 @@ password_hash = "$argon2id$xyz"
         ('[vigil]\nalgorithms = "fall"\n' + DOOR + "algorithms = { blink = 15 }\n",
          "[cameras.door] algorithms.blink: not one of [vigil] algorithms (fall)"),
         ("webhooks = 3\n", "[webhooks]: Input should be a valid list"),
+        (DOOR + '[cameras.door.notify]\nwebhooks = ["carers"]\n[[webhooks]]\nname = "family"\n',
+         "[cameras.door.notify] webhooks: no [[webhooks]] named 'carers'; named: family"),
         ("[cameras\n", "is not valid TOML"),
     ],
 )
@@ -129,6 +131,11 @@ def test_settings_precedence_still_holds_in_a_site_file(tmp_path):
     # and Settings.load (what workers use through VIGIL_CONFIG) reads only its [vigil] table
     settings = Settings.load(environ={"VIGIL_CONFIG": str(path)})
     assert settings.jpeg_quality == 70
+
+
+def test_a_flat_settings_file_is_still_a_site_file_without_cameras(tmp_path):
+    site = load(tmp_path, "jpeg_quality = 70\n")
+    assert site.settings.jpeg_quality == 70 and site.cameras == {}
 
 
 def test_a_site_file_without_a_vigil_table_has_default_settings(tmp_path):
