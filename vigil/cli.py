@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from vigil.errors import BrokerUnavailableError, CaptureError, ConfigError, QueueMismatchError, VigilError
 from vigil.logs import configure_logging
-from vigil.settings import Settings, describe_settings
+from vigil.settings import CONFIG_ENV, Settings, describe_settings
+
+if TYPE_CHECKING:
+    from vigil.config import SiteConfig
 
 log = logging.getLogger("vigil")
 
@@ -39,6 +43,11 @@ Distributed (RabbitMQ on 5672, Redis on 6379):
   vigil stream --port 8080
   celery -A vigil flower --address=127.0.0.1 --basic-auth=admin:CHOOSE-ONE
 \b
+A whole site from one file (cameras, rates per algorithm, masks, zones, rule options):
+  vigil config check vigil.toml
+  vigil capture --config vigil.toml         # one supervised process per camera
+  vigil run --config vigil.toml             # or everything in one process
+\b
 Every setting also comes from a VIGIL_* environment variable: `vigil settings`.
 """
 
@@ -60,6 +69,18 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
         _fail(exc)
     configure_logging(settings.log_level)
     return settings
+
+
+def _site(config: Path, **overrides: Any) -> SiteConfig:
+    """The site file with its settings, or exit 78 naming the file, table and key."""
+    from vigil.config import load_site_config
+
+    try:
+        site = load_site_config(config, overrides)
+    except ConfigError as exc:
+        _fail(exc)
+    configure_logging(site.settings.log_level)
+    return site
 
 
 def _writable(path: Path | None, what: str) -> None:
@@ -84,6 +105,12 @@ def _algorithms(ctx: click.Context, value: str | None) -> tuple[str, ...] | None
         if name not in known:
             raise click.BadParameter(unknown_algorithm_message(name, known), ctx, param_hint="'--algorithms'")
     return names
+
+
+config_option = click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), envvar=CONFIG_ENV, show_envvar=True,
+    help="The site file (vigil.toml): settings, cameras, rates, masks, zones, rule options.",
+)
 
 
 def _fail(exc: VigilError) -> NoReturn:
@@ -136,12 +163,18 @@ Examples:
   vigil capture --camera door --source 0 --fps 15
   vigil capture --camera hall --source rtsp://user:pw@10.0.0.7/stream --algorithms fall
   vigil capture --camera test --source clip.mp4 --loop
+  vigil capture --config vigil.toml                  # every camera of the site file
+  vigil capture --config vigil.toml --camera door    # one of them
 \b
-One process per camera: run one `vigil capture` for each (e.g. a systemd template
-unit vigil-capture@door.service), each with its own --camera name.
+With --config and no --camera, each camera runs in its own child process, restarted
+with backoff if it dies; SIGTERM or Ctrl-C stops them all. Output lines start with
+[camera]. Without a site file, run one `vigil capture` per camera, each with --source.
 """)
-@click.option("--camera", required=True, help="Camera name: letters, digits, '-', '_' (used in URLs).")
-@click.option("--source", required=True, help="Webcam index (0), RTSP/HTTP URL, video file, or 'synthetic'.")
+@click.option("--camera", help="Camera name: letters, digits, '-', '_' (used in URLs); with --config, "
+              "the camera of the file to run (default: all).")
+@click.option("--source", help="Webcam index (0), RTSP/HTTP URL, video file, or 'synthetic' (one camera, no "
+              "site file).")
+@config_option
 @algorithms_option
 @click.option("--fps", type=click.FloatRange(min=0.1), default=None,
               help="Frames per second to sample (default: the source's rate).")
@@ -154,10 +187,11 @@ unit vigil-capture@door.service), each with its own --camera name.
 @broker_option
 @backend_option
 @click.pass_context
-def capture(ctx: click.Context, camera: str, source: str, algorithms: str | None, fps: float | None,
-            width: int | None, height: int | None, max_frames: int | None, loop: bool, fast: bool,
-            reconnect_timeout: float | None, broker_url: str | None, result_backend: str | None) -> None:
-    """Capture a camera and send every frame to the detector queues.
+def capture(ctx: click.Context, camera: str | None, source: str | None, config: Path | None,
+            algorithms: str | None, fps: float | None, width: int | None, height: int | None,
+            max_frames: int | None, loop: bool, fast: bool, reconnect_timeout: float | None,
+            broker_url: str | None, result_backend: str | None) -> None:
+    """Capture a camera (or every camera of the site file) and send frames to the detector queues.
 
     The read loop never waits for the broker: when it is slow or down, frames are
     dropped and counted, and sending resumes within seconds of its return. A failing
@@ -166,25 +200,77 @@ def capture(ctx: click.Context, camera: str, source: str, algorithms: str | None
     from vigil.app import create_app
     from vigil.capture.daemon import CaptureDaemon
     from vigil.capture.dispatch import FrameDispatcher
+    from vigil.capture.site import camera_daemon
 
     names = _algorithms(ctx, algorithms)
-    settings = _settings(ctx, broker_url=broker_url, result_backend=result_backend,
-                         frame_width=width, frame_height=height)
+    overrides = {"broker_url": broker_url, "result_backend": result_backend, "frame_width": width,
+                 "frame_height": height}
+    if source is None and config is None:
+        raise click.UsageError("give --source (one camera) or --config (the cameras of a site file)")
+    if source is None and camera is None:
+        assert config is not None
+        _supervise(ctx, config)
+        return
+    if source is None and names:
+        raise click.UsageError("--algorithms applies to --source; a site file gives each camera's algorithms")
+    if source is not None and camera is None:
+        raise click.UsageError("--source needs --camera NAME")
+    assert camera is not None
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        app = create_app(settings)
-        daemon = CaptureDaemon(
-            camera=camera, source=source, algorithms=names or settings.algorithms,
-            dispatcher=FrameDispatcher(app, settings), settings=settings, fps=fps,
-            max_frames=max_frames, loop=loop, fast=fast, reconnect_timeout=reconnect_timeout,
-        )
+        if source is None:
+            assert config is not None
+            site = _site(config, **overrides)
+            settings = site.settings
+            app = create_app(settings)
+            daemon = camera_daemon(
+                site, camera, FrameDispatcher(app, settings), fps=fps, loop=loop, max_frames=max_frames, fast=fast,
+                reconnect_timeout=reconnect_timeout,
+            )
+        else:
+            settings = _site(config, **overrides).settings if config else _settings(ctx, **overrides)
+            app = create_app(settings)
+            daemon = CaptureDaemon(
+                camera=camera, source=source, algorithms=names or settings.algorithms,
+                dispatcher=FrameDispatcher(app, settings), settings=settings, fps=fps,
+                max_frames=max_frames, loop=loop, fast=fast, reconnect_timeout=reconnect_timeout,
+            )
         stats = daemon.run(stop)
     except (CaptureError, QueueMismatchError, ConfigError) as exc:
         _fail(exc)
-    click.echo(f"camera {camera}: {stats.captured} captured, {stats.sent} sent, {stats.dropped} dropped", err=True)
+    gated = f", {stats.gated} without detection (still)" if stats.gated else ""
+    click.echo(f"camera {camera}: {stats.captured} captured, {stats.sent} sent, {stats.dropped} dropped{gated}",
+               err=True)
     if stats.captured and not stats.sent and daemon.broker_error:
         _fail(BrokerUnavailableError(f"no frame was sent: the broker was never reachable ({daemon.broker_error})"))
+
+
+def _supervise(ctx: click.Context, config: Path) -> None:
+    """Every camera of the site file, each in its own supervised ``vigil capture`` process."""
+    from vigil.capture.site import child_command
+    from vigil.capture.supervisor import Supervisor
+
+    site = _site(config)
+    if not site.cameras:
+        _fail(ConfigError(f"{config}: no [cameras.<name>] table: nothing to capture"))
+    flags, env = [], dict(os.environ)
+    for name, value in ctx.params.items():
+        if name in ("camera", "source", "config", "algorithms") or value in (None, False):
+            continue
+        if name in ("broker_url", "result_backend"):
+            env[f"VIGIL_{name.upper()}"] = value  # in the environment, not on a command line `ps` shows
+            continue
+        option = "--" + name.replace("_", "-")
+        flags += [option] if value is True else [option, str(value)]
+    commands = {name: child_command(str(config), name, flags) for name in site.cameras}
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    codes = Supervisor(commands, sys.stderr, env=env).run(stop)
+    failed = {name: code for name, code in codes.items() if code != 0}
+    if failed:
+        click.echo(f"vigil capture: cameras that failed: {failed}", err=True)
+        sys.exit(EX_CONFIG if EX_CONFIG in failed.values() else EX_UNAVAILABLE)
 
 
 @main.command(epilog="""\b
@@ -199,11 +285,12 @@ Then open / in a browser, or: curl localhost:8080/cameras; curl localhost:8080/m
               help="HTTP port (0 picks a free one).")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Append every joined frame and event to this file as JSON lines (audits, benchmarks).")
+@config_option
 @broker_option
 @backend_option
 @click.pass_context
-def stream(ctx: click.Context, host: str, port: int, record: Path | None, broker_url: str | None,
-           result_backend: str | None) -> None:
+def stream(ctx: click.Context, host: str, port: int, record: Path | None, config: Path | None,
+           broker_url: str | None, result_backend: str | None) -> None:
     """Join every algorithm's result per frame, run the event rules, serve the live view.
 
     May run on another machine than capture and workers: it needs only the broker
@@ -212,14 +299,15 @@ def stream(ctx: click.Context, host: str, port: int, record: Path | None, broker
     from vigil.stream.recorder import JsonLinesRecorder
     from vigil.stream.service import distributed_streamer
 
-    settings = _settings(ctx, broker_url=broker_url, result_backend=result_backend)
+    site = _site(config, broker_url=broker_url, result_backend=result_backend) if config else None
+    settings = site.settings if site else _settings(ctx, broker_url=broker_url, result_backend=result_backend)
     _writable(record, "--record")
     if not settings.result_backend.startswith(("redis://", "rediss://", "unix://")):
         _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        service = distributed_streamer(settings, host, port, JsonLinesRecorder(record) if record else None)
+        service = distributed_streamer(settings, host, port, JsonLinesRecorder(record) if record else None, site)
         service.start()
     except VigilError as exc:
         _fail(exc)
@@ -233,9 +321,11 @@ Examples:
   vigil run --source synthetic --max-frames 300 --report report.json
   vigil run --source 0                               # webcam, view on http://127.0.0.1:8080
   vigil run --source door=clip1.mp4 --source hall=clip2.mp4 --algorithms fall
+  vigil run --config vigil.toml                      # every camera of the site file
 """)
-@click.option("--source", "sources", multiple=True, required=True,
+@click.option("--source", "sources", multiple=True,
               help="Source (webcam index, URL, file, 'synthetic'), optionally NAME=SOURCE; repeat for more cameras.")
+@config_option
 @algorithms_option
 @click.option("--fps", type=click.FloatRange(min=0.1), default=None, help="Frames per second to sample.")
 @_add(size_options)
@@ -250,7 +340,7 @@ Examples:
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JSON report (every frame's joined results, events, latency) when done.")
 @click.pass_context
-def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fps: float | None,
+def run(ctx: click.Context, sources: tuple[str, ...], config: Path | None, algorithms: str | None, fps: float | None,
         width: int | None, height: int | None, max_frames: int | None, loop: bool, fast: bool,
         host: str, port: int, no_http: bool, workers: int, report: Path | None) -> None:
     """Run capture, workers and streamer in one process (no RabbitMQ, no Redis).
@@ -264,7 +354,11 @@ def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fp
     overrides: dict[str, Any] = {"frame_width": width, "frame_height": height}
     if names:
         overrides["algorithms"] = names
-    settings = _settings(ctx, **overrides)
+    if not sources and config is None:
+        raise click.UsageError("give --source (repeat for more cameras) or --config (the cameras of a site file)")
+    site_file = _site(config, **overrides) if config else None
+    site = None if sources else site_file  # with --source, the file gives only its [vigil] settings
+    settings = site_file.settings if site_file else _settings(ctx, **overrides)
     _writable(report, "--report")
     _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
@@ -273,6 +367,7 @@ def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fp
         result = run_embedded(
             settings, _named_sources(ctx, sources), fps=fps, max_frames=max_frames, loop=loop, fast=fast,
             host=host, port=None if no_http else port, workers=workers, stop=stop, record=report is not None,
+            site=site,
         )
     except VigilError as exc:
         _fail(exc)
@@ -306,21 +401,59 @@ def _named_sources(ctx: click.Context, sources: tuple[str, ...]) -> list[tuple[s
     return named
 
 
-@main.command(name="settings")
-def settings_command() -> None:
-    """List every setting, its VIGIL_* variable, default and current value."""
-    try:
-        current = Settings.load()
-    except ConfigError as exc:
-        _fail(exc)
+@main.command(name="settings", epilog="With a site file, its cameras, [mqtt], [[webhooks]] and [auth] follow "
+              "as JSON, secrets shown as ***.")
+@config_option
+def settings_command(config: Path | None) -> None:
+    """List every setting, its VIGIL_* variable, default and current value (and the site file's cameras)."""
+    import json
+
     from kombu.utils.url import maybe_sanitize_url
 
+    from vigil.config import describe_site, load_site_config
+
+    try:
+        site = load_site_config(config) if config else None
+        current = site.settings if site else Settings.load()
+    except ConfigError as exc:
+        _fail(exc)
     for name, env, default, doc in describe_settings():
         value = getattr(current, name)
         value = ",".join(value) if isinstance(value, tuple) else value
         if name in ("broker_url", "result_backend"):
             value = maybe_sanitize_url(value)  # a password is never printed
         click.echo(f"{env}\n    {doc}\n    default: {default!r}   current: {value!r}")
+    if site is not None:
+        click.echo(f"\n# {config}: cameras and the other tables (secrets redacted)")
+        click.echo(json.dumps(describe_site(site), indent=2))
+
+
+@main.group(name="config")
+def config_group() -> None:
+    """The site file (vigil.toml): check it before starting anything."""
+
+
+@config_group.command(name="check", epilog="""\b
+Examples:
+  vigil config check vigil.toml && systemctl restart vigil-capture@door
+\b
+Exit status: 0 valid, 78 invalid (the message names the file, the table and the key).
+""")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def config_check(file: Path) -> None:
+    """Validate FILE (every table and key, the camera names, rates, polygons, rule options) and exit."""
+    from vigil.config import load_site_config
+
+    try:
+        site = load_site_config(file)
+    except ConfigError as exc:
+        _fail(exc)
+    described = []
+    for name, camera in site.cameras.items():
+        rates = camera.rates(site.settings.algorithms).items()
+        described.append(f"{name} ({', '.join(f'{a} {r:g}/s' if r else a for a, r in rates)})")
+    cameras = "; ".join(described)
+    click.echo(f"{file}: valid; cameras: {cameras or 'none'}")
 
 
 @main.command(epilog="Example: vigil evaluate --data ../shared/data --output docs/accuracy.md\n\n"
@@ -328,14 +461,32 @@ def settings_command() -> None:
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=Path("../shared/data"), show_default=True, help="Folder with the clips and labels.json.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table here.")
-def evaluate(data_dir: Path, output: Path | None) -> None:
+@click.option("--rates", metavar="LIST",
+              help="Instead: score each detector at these frame rates (e.g. 15,10,5,3,2), as capture would send it.")
+@algorithms_option
+@click.pass_context
+def evaluate(ctx: click.Context, data_dir: Path, output: Path | None, rates: str | None,
+             algorithms: str | None) -> None:
     """Run every detector and its event rule over labelled clips and print the accuracy table."""
-    from vigil.evaluation import run_evaluation
-
     configure_logging("INFO")
     args = sys.argv[sys.argv.index("evaluate") + 1:] if "evaluate" in sys.argv else []
-    command = " ".join(["vigil evaluate", *args])
-    click.echo(run_evaluation(data_dir, output, command=command.strip()))
+    command = " ".join(["vigil evaluate", *args]).strip()
+    if rates is None:
+        from vigil.evaluation import run_evaluation
+
+        click.echo(run_evaluation(data_dir, output, command=command))
+        return
+    from vigil.evaluation.rates import measure_rates, render_rates
+
+    try:
+        values = [float(v) for v in rates.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of frames per second", ctx, param_hint="'--rates'") from None
+    names = _algorithms(ctx, algorithms) or ("fall", "blink", "pose", "emotion")
+    text = render_rates(measure_rates(data_dir, names, values), command)
+    if output is not None:
+        output.write_text(text)
+    click.echo(text)
 
 
 from vigil.bench.command import bench  # noqa: E402  (defined beside the benchmark it runs)

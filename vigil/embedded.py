@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigil.app import create_app
 from vigil.capture.daemon import CaptureDaemon
@@ -28,6 +28,9 @@ from vigil.stream.events import SqliteEventStore
 from vigil.stream.recorder import MemoryRecorder
 from vigil.stream.results import BackendPoller
 from vigil.stream.service import StreamService
+
+if TYPE_CHECKING:
+    from vigil.config import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +62,12 @@ def run_embedded(
     workers: int,
     stop: threading.Event,
     record: bool,
+    site: SiteConfig | None = None,
 ) -> dict[str, Any]:
     """Run the whole pipeline in this process until the sources end or ``stop`` is set.
+
+    With a ``site`` file, its cameras are run (with their rates, motion gating, masks,
+    zones and rule options) and ``sources`` must be empty.
 
     Returns:
         The report: every joined frame (if ``record``), events, latency statistics.
@@ -78,7 +85,8 @@ def run_embedded(
     worker_thread.start()
 
     recorder = MemoryRecorder() if record else None
-    core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), recorder=recorder)
+    core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), recorder=recorder,
+                      site=site)
     poller = BackendPoller(app.backend, core.pending_task_ids, core.on_result)
     service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port)
     service.start()
@@ -91,6 +99,15 @@ def run_embedded(
         )
         for camera, source in sources
     ]
+    if site is not None:
+        from vigil.capture.site import camera_daemon
+
+        site_here = site.model_copy(update={"settings": settings})  # the in-memory broker and backend
+        daemons += [
+            camera_daemon(site_here, name, FrameDispatcher(app, settings, feed=core.on_feed), fps=fps, loop=loop,
+                          max_frames=max_frames, fast=fast)
+            for name in site.cameras
+        ]
     errors: list[BaseException] = []
     started = time.time()
     threads = [

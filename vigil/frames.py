@@ -6,7 +6,10 @@ A frame travels as a plain dict (msgpack carries ``jpeg`` as binary, no base64):
      "width": 640, "height": 360, "jpeg": b"\\xff\\xd8..."}
 
 ``session`` identifies one run of a capture daemon, so a restarted camera (whose ``seq``
-starts again at 0) is never mistaken for old frames.
+starts again at 0) is never mistaken for old frames. A camera with masks (the site file's
+``masks``) adds ``"masks": [[[x, y], ...], ...]``, polygons in normalized coordinates that
+the worker blanks before detection: masks travel with the frame, so a worker needs no site
+file and serves any camera, and a frame is always detected under its own capture's masks.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ MAX_FRAME_PIXELS = 7680 * 4320
 # Start-of-frame markers (baseline, extended, progressive, lossless, arithmetic...): all but
 # DHT (C4), JPG (C8) and DAC (CC), which share the range.
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+MAX_MASKS = 32
+MAX_POLYGON_POINTS = 64
+
+Polygon = tuple[tuple[float, float], ...]
 
 
 def check_camera_name(name: str) -> str:
@@ -55,9 +62,13 @@ class Frame:
     width: int
     height: int
     jpeg: bytes
+    masks: tuple[Polygon, ...] = ()
 
     def to_payload(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        payload = dataclasses.asdict(self)
+        if not self.masks:
+            del payload["masks"]  # the common case stays the format older workers know
+        return payload
 
     @classmethod
     def from_payload(cls, payload: Any, max_bytes: int) -> Frame:
@@ -79,6 +90,7 @@ class Frame:
                 width=int(payload["width"]),
                 height=int(payload["height"]),
                 jpeg=bytes(jpeg) if isinstance(jpeg, (bytes, bytearray, memoryview)) else _not_bytes(jpeg),
+                masks=parse_masks(payload.get("masks") or ()),
             )
         except KeyError as exc:
             raise FrameDecodeError(f"malformed frame payload: missing field {exc.args[0]!r}") from None
@@ -95,6 +107,39 @@ class Frame:
     @property
     def age(self) -> float:
         return time.time() - self.captured_at
+
+
+def parse_masks(value: Any) -> tuple[Polygon, ...]:
+    """Validate mask polygons from the wire: at most 32, of 3 to 64 ``[x, y]`` points in 0..1.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if not isinstance(value, (list, tuple)) or len(value) > MAX_MASKS:
+        raise ValueError(f"'masks' must be a list of at most {MAX_MASKS} polygons")
+    polygons = []
+    for polygon in value:
+        if not isinstance(polygon, (list, tuple)) or not 3 <= len(polygon) <= MAX_POLYGON_POINTS:
+            raise ValueError(f"a mask must be a list of 3 to {MAX_POLYGON_POINTS} points")
+        points = []
+        for point in polygon:
+            if not isinstance(point, (list, tuple)) or len(point) != 2:
+                raise ValueError("a mask point must be [x, y]")
+            x, y = float(point[0]), float(point[1])
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"mask point {[x, y]} is outside 0..1")
+            points.append((x, y))
+        polygons.append(tuple(points))
+    return tuple(polygons)
+
+
+def apply_masks(image: np.ndarray, masks: tuple[Polygon, ...]) -> np.ndarray:
+    """``image`` with every mask polygon filled black (in place; returned for chaining)."""
+    if masks:
+        height, width = image.shape[:2]
+        scale = np.array([width - 1, height - 1], dtype=np.float64)
+        cv2.fillPoly(image, [np.round(np.array(p) * scale).astype(np.int32) for p in masks], (0, 0, 0))
+    return image
 
 
 def _not_bytes(value: Any) -> bytes:

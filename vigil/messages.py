@@ -93,10 +93,11 @@ class CaptureStats:
     sent: int = 0
     dropped: int = 0
     reconnects: int = 0
+    gated: int = 0  # frames sent for viewers only: motion gating found the scene still
     source: str = ""
     error: str = ""
 
-    COUNTERS = ("captured", "sent", "dropped", "reconnects")
+    COUNTERS = ("captured", "sent", "dropped", "reconnects", "gated")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

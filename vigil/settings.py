@@ -41,6 +41,8 @@ CONFIG_ENV = "VIGIL_CONFIG"
 # scripts' virtual environment (.ci/run exports VIGIL_VENV to everything it runs).
 NON_SETTING_ENV = frozenset({CONFIG_ENV, "VIGIL_DATA_DIR", "VIGIL_VENV"})
 NON_SETTING_ENV_PREFIXES = ("VIGIL_TEST_",)
+# The tables of the site file (vigil/config.py); Settings reads only [vigil].
+SITE_TABLES = ("vigil", "cameras", "mqtt", "webhooks", "auth")
 
 
 def _parse_algorithms(value: Any) -> tuple[str, ...]:
@@ -183,6 +185,10 @@ class Settings:
         "Seconds an MJPEG or event-stream client may take no data before it is dropped.",
     )
     log_level: str = _setting("INFO", lambda v: _text(v).upper(), "Log level of Vigil's commands.")
+    # -- the site file (vigil/config.py) --------------------------------------------------
+    draw_zones: bool = _setting(
+        False, _bool, "Draw each camera's zones and masks (from the site file) on the live view."
+    )
 
     @classmethod
     def load(
@@ -227,7 +233,8 @@ class Settings:
                             f"unknown environment variable {ENV_PREFIX}{key.upper()}; "
                             f"known: {', '.join(ENV_PREFIX + n.upper() for n in sorted(names))}"
                         )
-                    raise ConfigError(f"unknown setting {key!r} in {origin}")
+                    where = f"{origin}: [vigil] {key}: " if origin == config_path else ""
+                    raise ConfigError(f"{where}unknown setting {key!r} in {origin}; known: {', '.join(sorted(names))}")
                 values[key] = _parse_value(key, raw, origin)
         return cls(**values)
 
@@ -258,7 +265,8 @@ def _read_config_file(path: Path, names: set[str]) -> dict[str, Any]:
         raise ConfigError(f"config file {path} ({CONFIG_ENV}) does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    table = data.get("vigil", data)
+    # A site file (vigil.config) has [vigil] beside [cameras...]; an older file may be flat.
+    table = data.get("vigil", {}) if "vigil" in data or set(data) & set(SITE_TABLES) else data
     if not isinstance(table, dict):
         raise ConfigError(f"config file {path}: [vigil] must be a table")
     return table

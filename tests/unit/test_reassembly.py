@@ -110,3 +110,19 @@ def test_cameras_are_independent():
     reassembler.add_frame(frame(0, camera="b"), ("fall",), 0)
     reassembler.add_result("b", 1, 0, "fall", result(0, "fall"), 0.1)
     assert [(f.camera, f.complete) for f in reassembler.pop_ready(0.2)] == [("b", True)]
+
+
+def test_a_frame_waits_only_for_the_algorithms_it_asked():
+    # Per-algorithm rates: frame 0 asks fall and blink, frame 1 only blink, frame 2 nothing (motion gating)
+    reassembler = Reassembler(DEADLINE)
+    for seq, asked in ((0, ("fall", "blink")), (1, ("blink",)), (2, ())):
+        reassembler.add_frame(frame(seq), asked, 0.0)
+    reassembler.add_result("door", 1, 1, "blink", result(1, "blink"), 0.01)
+    reassembler.add_result("door", 1, 1, "fall", result(1, "fall"), 0.01)  # not asked of frame 1: not joined
+    reassembler.add_result("door", 1, 0, "blink", result(0, "blink"), 0.02)
+    assert reassembler.pop_ready(0.03) == []  # frame 0 still waits for its fall result
+    reassembler.add_result("door", 1, 0, "fall", result(0, "fall"), 0.04)
+    ready = reassembler.pop_ready(0.05)
+    assert [(f.seq, f.complete, sorted(f.results)) for f in ready] == [
+        (0, True, ["blink", "fall"]), (1, True, ["blink"]), (2, True, []),
+    ]

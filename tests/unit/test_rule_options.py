@@ -10,7 +10,7 @@ import pytest
 from vigil.detectors.options import BlinkOptions, EmotionOptions, FallOptions, HeadPoseOptions, RuleOptions
 from vigil.detectors.registry import BUILTIN, create_rule, symbol_by_path, validate_rule_options
 from vigil.errors import ConfigError, UnknownDetectorError
-from vigil.stream.rules import RuleRunner
+from vigil.stream.rules import CameraRules, RuleRunner
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
@@ -53,9 +53,10 @@ def test_unknown_algorithm() -> None:
 
 
 def test_the_rule_runner_checks_every_camera_at_start() -> None:
-    RuleRunner({"door": {"fall": {"critical_after_s": 10}}, "car": {"blink": {}}})
+    RuleRunner({"door": CameraRules(options={"fall": {"critical_after_s": 10}}),
+                "car": CameraRules(options={"blink": {}})})
     with pytest.raises(ConfigError, match=r"camera 'car': rule 'blink': unknown option 'perclos'"):
-        RuleRunner({"door": {"fall": {}}, "car": {"blink": {"perclos": 0.2}}})
+        RuleRunner({"door": CameraRules(options={"fall": {}}), "car": CameraRules(options={"blink": {"perclos": 0.2}})})
 
 
 def models() -> list[type[RuleOptions]]:

@@ -99,10 +99,11 @@ def test_malformed_feed_messages_are_ignored(core, message):
 def test_capture_counters_are_exact_however_large(core):
     # A counter mirrored from a daemon that has run for weeks keeps every digit.
     # (a hand-written ":g" once printed 1,234,567 as 1.23457e+06)
-    core.on_feed(feed_frame(0, ("fall",), captured=123_456_789, sent=123_456_780, dropped=7))
+    core.on_feed(feed_frame(0, ("fall",), captured=123_456_789, sent=123_456_780, dropped=7, gated=1_000_001))
     metrics = samples(core)
     assert metrics[("vigil_frames_captured_total", (("camera", "door"),))] == 123_456_789
     assert metrics[("vigil_frames_dropped_total", (("camera", "door"),))] == 7
+    assert metrics[("vigil_frames_gated_total", (("camera", "door"),))] == 1_000_001  # motion gating
     states = {labels: value for (name, labels), value in metrics.items() if name == "vigil_camera_state"}
     assert states[(("camera", "door"), ("state", "streaming"))] == 1
     assert sum(states.values()) == 1

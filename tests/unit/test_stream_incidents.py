@@ -6,6 +6,7 @@ core's rules, tracker, event log, recorder and metrics see it as they would live
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from vigil.detectors.base import event_id
 from vigil.errors import ConfigError
 from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
+from vigil.config import SiteConfig, load_site_config
 from vigil.stream.core import StreamCore
 from vigil.stream.events import SqliteEventStore
 from vigil.stream.recorder import JsonLinesRecorder, MemoryRecorder, read_json_lines
@@ -24,9 +26,9 @@ from vigil.stream.recorder import JsonLinesRecorder, MemoryRecorder, read_json_l
 FPS = 25.0
 
 
-def make_core(rule_options: dict[str, Any] | None = None) -> StreamCore:
+def make_core(site: SiteConfig | None = None) -> StreamCore:
     return StreamCore(Settings.load(environ={}), SqliteEventStore(":memory:", 100), recorder=MemoryRecorder(),
-                      rule_options=rule_options)
+                      site=site)
 
 
 def play(core: StreamCore, observations: list[Any], session: int = 1, camera: str = "door") -> None:
@@ -44,9 +46,15 @@ def play(core: StreamCore, observations: list[Any], session: int = 1, camera: st
         core.process()
 
 
-def test_a_fall_through_the_core_is_one_incident() -> None:
+def site_file(tmp_path: Path, rules: str) -> SiteConfig:
+    path = tmp_path / "vigil.toml"
+    path.write_text('[cameras.door]\nsource = "0"\n' + rules)
+    return load_site_config(path, environ={})
+
+
+def test_a_fall_through_the_core_is_one_incident(tmp_path: Path) -> None:
     # Given a streamer whose door camera sends 0 s cooldown falls
-    core = make_core({"door": {"fall": {"cooldown_s": 0}}})
+    core = make_core(site_file(tmp_path, "[cameras.door.rules.fall]\ncooldown_s = 0\n"))
     heard: list[dict[str, Any]] = []
     core.events.subscribe(heard.append)
     # When a person walks, falls, lies 2 s and gets up
@@ -79,9 +87,11 @@ def test_a_new_session_ends_the_incident_and_finish_sends_held_ends() -> None:
     assert [(e["type"], e["session"]) for e in heard[2:]] == [("new", 3), ("end", 3)]
 
 
-def test_bad_rule_options_refuse_to_start_the_core() -> None:
+def test_bad_rule_options_refuse_to_start_the_core(tmp_path: Path) -> None:
+    site = site_file(tmp_path, "[cameras.door.rules.fall]\ncritical_after_s = 5\n")
+    site.cameras["door"].rules["fall"] = {"critical": 5}  # as if the file had not been checked
     with pytest.raises(ConfigError, match=r"camera 'door': rule 'fall': unknown option 'critical'"):
-        make_core({"door": {"fall": {"critical": 5}}})
+        make_core(site)
 
 
 def test_a_recorded_event_keeps_its_own_type(tmp_path) -> None:  # type: ignore[no-untyped-def]

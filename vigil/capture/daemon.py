@@ -7,23 +7,32 @@ frame from the mailbox and dispatches it. The reader never waits for the broker:
 the sender is busy or the broker is down, the older frame in the mailbox is replaced
 and counted as dropped, so memory stays bounded and what is sent is always fresh.
 With ``fast`` (benchmarks) the reader waits for the mailbox instead of dropping.
+
+Each frame asks for the algorithms due at its media time (``rates``, see
+:mod:`vigil.rates`), and for none when motion gating finds the scene still
+(:mod:`vigil.capture.motion`); every frame still goes to the streamers for viewers.
+When the sender is behind, the frame that replaces an unsent one also takes over the
+algorithms it asked for, so a slow broker does not starve a low-rate algorithm.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from vigil.backoff import Backoff
 from vigil.capture.dispatch import FrameDispatcher
+from vigil.capture.motion import MotionGate
 from vigil.capture.sources import VideoSource, is_live, open_source
 from vigil.errors import BrokerUnavailableError, CaptureError, FrameError, QueueMismatchError
-from vigil.frames import Frame, check_camera_name, encode_frame
+from vigil.frames import Frame, Polygon, check_camera_name, encode_frame
 from vigil.logs import RateLimitedLog
 from vigil.messages import CameraState, CaptureStats
+from vigil.rates import RateSchedule
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +48,7 @@ class CaptureDaemon:
     Args:
         camera: the camera's name (letters, digits, ``-``, ``_``).
         source: webcam index, URL, file path or ``synthetic``.
-        algorithms: the algorithms to run on every frame.
+        algorithms: the algorithms to run (on every frame unless ``rates`` says otherwise).
         dispatcher: sends frames (owned by this daemon from now on).
         settings: frame size, JPEG quality, payload limit.
         fps: frames per second to sample; ``None`` keeps every frame of the source.
@@ -48,6 +57,10 @@ class CaptureDaemon:
         fast: do not pace a file at its own frame rate, and never drop (benchmarks).
         reconnect_timeout: give up on a live source after this many seconds of failing
             to open it; ``None`` retries forever.
+        rates: frames per second per algorithm (``None`` for one: every frame); the
+            algorithms run are then the keys of ``rates``.
+        motion: skip detection on still frames (counted in ``stats.gated``).
+        masks: polygons (normalized) the workers blank before detection.
     """
 
     def __init__(
@@ -64,10 +77,16 @@ class CaptureDaemon:
         fast: bool = False,
         reconnect_timeout: float | None = None,
         opener: Callable[[str], VideoSource] = open_source,
+        rates: Mapping[str, float | None] | None = None,
+        motion: MotionGate | None = None,
+        masks: Sequence[Polygon] = (),
     ) -> None:
         self.camera = check_camera_name(camera)
         self.source_spec = source
-        self.algorithms = tuple(algorithms)
+        self.algorithms = tuple(rates) if rates is not None else tuple(algorithms)
+        self.schedule = RateSchedule(rates if rates is not None else dict.fromkeys(self.algorithms))
+        self.motion = motion
+        self.masks: tuple[Polygon, ...] = tuple(tuple((float(x), float(y)) for x, y in polygon) for polygon in masks)
         self.dispatcher = dispatcher
         self.settings = settings
         self.fps = fps
@@ -78,7 +97,7 @@ class CaptureDaemon:
         self.opener = opener
         self.session = time.time_ns() // 1_000_000
         self.stats = CaptureStats(camera=camera)
-        self._mailbox: Frame | None = None
+        self._mailbox: tuple[Frame, tuple[str, ...]] | None = None
         self._mailbox_changed = threading.Condition()
         self._reading_done = False
         self._drop_log = RateLimitedLog(log)
@@ -186,6 +205,9 @@ class CaptureDaemon:
         started = time.monotonic()
         # A file's frame i is at i / fps: the first one at 0, not one period in.
         media_time, next_sample = -frame_period, 0.0
+        self.schedule.reset()  # media time starts again at 0 (a reopened or replayed source)
+        if self.motion is not None:
+            self.motion.reset()
         while not stop.is_set() and not self._enough():
             image = source.read()
             if image is None:
@@ -200,10 +222,18 @@ class CaptureDaemon:
             if media_time + 1e-9 < next_sample:
                 continue
             next_sample = max(next_sample + sample_period, media_time) if sample_period else 0.0
-            self._capture(image, stop)
+            self._capture(image, stop, self._asked(image, media_time))
         return False
 
-    def _capture(self, image: Any, stop: threading.Event) -> None:
+    def _asked(self, image: Any, media_time: float) -> tuple[str, ...]:
+        """The algorithms this frame asks for: those due, none when the scene is still."""
+        if self.motion is not None and self.motion.still(image, media_time):
+            self.stats.gated += 1
+            return ()
+        return self.schedule.due(media_time)
+
+    def _capture(self, image: Any, stop: threading.Event, asked: tuple[str, ...] | None = None) -> None:
+        asked = self.algorithms if asked is None else asked
         seq = self.stats.captured
         self.stats.captured += 1
         try:
@@ -222,13 +252,17 @@ class CaptureDaemon:
             self.stats.dropped += 1
             self._drop_log.warning("camera %s: frame %d dropped: %s", self.camera, seq, exc)
             return
+        if self.masks:
+            frame = dataclasses.replace(frame, masks=self.masks)
         with self._mailbox_changed:
             if self.fast:
                 while self._mailbox is not None and not stop.is_set():
                     self._mailbox_changed.wait(0.1)
-            elif self._mailbox is not None:
-                self.stats.dropped += 1  # the sender is behind: the newer frame wins
-            self._mailbox = frame
+            if self._mailbox is not None:
+                self.stats.dropped += 1  # the sender is behind: the newer frame wins, with both's algorithms
+                unsent = self._mailbox[1]
+                asked = tuple(name for name in self.algorithms if name in asked or name in unsent)
+            self._mailbox = (frame, asked)
             self._mailbox_changed.notify_all()
 
     def _enough(self) -> bool:
@@ -244,19 +278,19 @@ class CaptureDaemon:
                     self._mailbox_changed.wait(STATUS_INTERVAL / 2)
                     if time.monotonic() - last_status >= STATUS_INTERVAL:
                         break
-                frame, self._mailbox = self._mailbox, None
+                item, self._mailbox = self._mailbox, None
                 self._mailbox_changed.notify_all()
-                if frame is None and self._reading_done:
+                if item is None and self._reading_done:
                     return
-            if frame is not None:
-                self._send(frame, stop)
+            if item is not None:
+                self._send(*item, stop)
             if time.monotonic() - last_status >= STATUS_INTERVAL:
                 last_status = time.monotonic()
                 self._send_status()
 
-    def _send(self, frame: Frame, stop: threading.Event) -> None:
+    def _send(self, frame: Frame, asked: tuple[str, ...], stop: threading.Event) -> None:
         try:
-            self.dispatcher.send(frame, self.algorithms, self.stats)
+            self.dispatcher.send(frame, asked, self.stats)
         except QueueMismatchError as exc:
             log.error("camera %s: %s", self.camera, exc)
             self.fatal_error = exc

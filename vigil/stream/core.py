@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigil.detectors.base import Event
 from vigil.detectors.registry import algorithm_names
@@ -29,8 +29,11 @@ from vigil.stream.ingest import Ingest
 from vigil.stream.metrics import QueueProbe, StreamMetrics
 from vigil.stream.reassembly import JoinedFrame, ReassemblyCounters
 from vigil.stream.recorder import Recorder
-from vigil.stream.rules import RuleOptionsByCamera, RuleRunner
+from vigil.stream.rules import RuleRunner, camera_rules
 from vigil.stream.views import Views, frame_record
+
+if TYPE_CHECKING:
+    from vigil.config import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +50,12 @@ class StreamCore:
         events: where events are stored.
         recorder: receives every emitted frame's record and every event (reports, audits).
         queues: reads the algorithm queues' depths for ``/metrics`` (``None``: no broker to ask).
-        rule_options: per camera, per algorithm, the rule's options (vigil.toml's
-            ``[cameras.<name>.rules.<algorithm>]``); defaults for everything not given.
-
-    Raises:
-        ConfigError: bad rule options.
+        site: the site file: each camera's rule options and zones (and masks, drawn with
+            ``draw_zones``); ``None``: every camera with default rules.
     """
 
     def __init__(self, settings: Settings, events: EventStore, *, recorder: Recorder | None = None,
-                 queues: QueueProbe | None = None, rule_options: RuleOptionsByCamera | None = None) -> None:
+                 queues: QueueProbe | None = None, site: SiteConfig | None = None) -> None:
         self.settings = settings
         self.recorder = recorder
         self.queues = queues
@@ -69,7 +69,9 @@ class StreamCore:
         self._ingest = Ingest(settings.result_deadline)
         self._refused_feed = RateLimitedLog(log)
         self._refused_results = RateLimitedLog(log)
-        self._rules = RuleRunner(rule_options)
+        self._cameras = camera_rules(site)
+        self._rules = RuleRunner(self._cameras)
+        self._masks = {name: tuple(camera.masks) for name, camera in site.cameras.items()} if site else {}
         self._wake = threading.Event()
 
     # -- inputs (any thread) ------------------------------------------------------------
@@ -173,6 +175,9 @@ class StreamCore:
         self.recent_latencies.append(latency)
         self.metrics.frames_emitted.labels(camera=frame.camera, complete=str(frame.complete).lower()).inc()
         view = self.views.get_or_create(frame.camera)
+        if self.settings.draw_zones and view.regions is None:
+            view.regions = (self._cameras[frame.camera].zones if frame.camera in self._cameras else (),
+                            self._masks.get(frame.camera, ()))
         view.update(frame, outcome.observations, outcome.summaries)
         if view.viewers:
             view.annotated()  # encode once here, off the HTTP loop, for every viewer

@@ -113,6 +113,10 @@ class CaptureCollector(Collector):
             ),
             "reconnects": CounterMetricFamily("vigil_camera_reconnects", "Times a camera was reopened.",
                                               labels=["camera"]),
+            "gated": CounterMetricFamily(
+                "vigil_frames_gated", "Frames sent without detection: motion gating found the scene still.",
+                labels=["camera"],
+            ),
         }
         state = GaugeMetricFamily("vigil_camera_state", "1 for the camera's current capture state.",
                                   labels=["camera", "state"])

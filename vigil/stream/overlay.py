@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -13,6 +14,7 @@ from vigil.detectors.registry import draw_overlay
 from vigil.errors import FrameDecodeError
 from vigil.frames import decode_jpeg
 from vigil.stream.reassembly import JoinedFrame
+from vigil.stream.zones import Polygon, Zone, draw_regions
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +28,25 @@ def annotate(
     observations: dict[str, Observation | None],
     summaries: dict[str, dict[str, Any]],
     quality: int,
+    regions: tuple[Sequence[Zone], Sequence[Polygon]] | None = None,
 ) -> bytes:
-    """The frame's JPEG with every algorithm's overlay and a status line drawn on it."""
+    """The frame's JPEG with every algorithm's overlay and a status line drawn on it.
+
+    ``observations`` may hold an algorithm this frame did not ask for (its last overlay,
+    held by the view); ``regions`` (zones, masks) are outlined when given.
+    """
     try:
         image = decode_jpeg(frame.frame.jpeg, f"frame {frame.camera}#{frame.seq}")
     except FrameDecodeError as exc:
         log.warning("%s", exc)
         image = np.zeros((max(frame.frame.height, 1), max(frame.frame.width, 1), 3), np.uint8)
-    for algorithm in frame.expected:
+    if regions is not None:
+        draw_regions(image, *regions)
+    for algorithm, observation in observations.items():
         result = frame.results.get(algorithm)
-        observation = observations.get(algorithm)
-        if result is None or observation is None:
+        if observation is None:
             continue
-        if result.synthetic:
+        if result is not None and result.synthetic:
             continue  # a synthetic stand-in: nothing meaningful to draw
         try:
             draw_overlay(algorithm, image, observation, summaries.get(algorithm, {}))

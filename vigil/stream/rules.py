@@ -1,11 +1,14 @@
 """Running each camera's event rules on its joined frames, in frame order.
 
 One rule instance per (camera, algorithm), created on first use from the detector
-registry with that camera's options, and one :class:`~vigil.detectors.lifecycle.IncidentTracker`
-beside it that turns the rule's conditions into ``new`` / ``update`` / ``end`` events. A rule
-sees the observation of every frame, or ``None`` when the frame's result is missing or failed,
-so its timing logic stays right when results are lost. A new capture session of a camera ends
-that camera's incidents and starts its rules afresh (its frame numbers start again).
+registry with the camera's options from the site file, and one
+:class:`~vigil.detectors.lifecycle.IncidentTracker` beside it that turns the rule's
+conditions into ``new`` / ``update`` / ``end`` events. A rule sees the observation of every
+frame that asked for its algorithm (a camera may run an algorithm at a lower rate than it
+sends frames), or ``None`` when the frame's result is missing or failed, so its timing logic
+stays right when results are lost. When zones of the camera restrict a rule, it sees only
+the people and faces inside them (:mod:`vigil.stream.zones`). A new capture session of a
+camera ends that camera's incidents and starts its rules afresh (its frame numbers start again).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigil.detectors.base import Event, EventRule, Observation
 from vigil.detectors.lifecycle import IncidentTracker
@@ -21,11 +24,12 @@ from vigil.detectors.registry import create_rule, parse_observation, rule_cooldo
 from vigil.errors import ConfigError
 from vigil.messages import DetectionResult
 from vigil.stream.reassembly import JoinedFrame
+from vigil.stream.zones import Zone, filter_observation
+
+if TYPE_CHECKING:
+    from vigil.config import SiteConfig
 
 log = logging.getLogger(__name__)
-
-# camera -> algorithm -> that rule's options (a vigil.toml [cameras.<name>.rules.<algorithm>] table)
-RuleOptionsByCamera = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
 @dataclasses.dataclass
@@ -35,6 +39,31 @@ class RuleOutcome:
     observations: dict[str, Observation | None] = dataclasses.field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     events: list[Event] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraRules:
+    """What the site file says about one camera's rules: options per algorithm, zones."""
+
+    options: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    zones: tuple[Zone, ...] = ()
+
+    def zones_for(self, algorithm: str) -> list[Zone]:
+        return [zone for zone in self.zones if zone.restricts(algorithm)]
+
+
+def camera_rules(site: SiteConfig | None) -> dict[str, CameraRules]:
+    """Every camera's :class:`CameraRules` from the site file (none without one)."""
+    if site is None:
+        return {}
+    return {
+        name: CameraRules(
+            options=dict(camera.rules),
+            zones=tuple(Zone(zone_name, tuple(zone.points), tuple(zone.rules))
+                        for zone_name, zone in camera.zones.items()),
+        )
+        for name, camera in site.cameras.items()
+    }
 
 
 @dataclasses.dataclass
@@ -48,17 +77,18 @@ class RuleRunner:
     """Per-camera rules and their incidents. Used by the processing thread only.
 
     Args:
-        options: per camera, per algorithm, the rule's options; checked here, so a bad key
-            fails when the streamer starts rather than at a camera's first frame.
+        cameras: per camera, its rule options and zones (cameras not listed: defaults, no
+            zone). Options are checked here, so a bad key fails when the streamer starts
+            rather than at a camera's first frame.
 
     Raises:
         ConfigError: bad options (naming the camera, the rule and the key).
     """
 
-    def __init__(self, options: RuleOptionsByCamera | None = None) -> None:
-        self._options = {camera: dict(rules) for camera, rules in (options or {}).items()}
-        for camera, rules in self._options.items():
-            for algorithm, values in rules.items():
+    def __init__(self, cameras: Mapping[str, CameraRules] | None = None) -> None:
+        self.cameras = dict(cameras or {})
+        for camera, config in self.cameras.items():
+            for algorithm, values in config.options.items():
                 try:
                     validate_rule_options(algorithm, values)
                 except ConfigError as exc:
@@ -84,6 +114,7 @@ class RuleRunner:
         if result is not None and result.ok and result.synthetic:
             return None, {}, []  # a benchmark stand-in: no rule understands its observation
         key = (frame.camera, algorithm)
+        config = self.cameras.get(frame.camera) or CameraRules()
         events: list[Event] = []
         try:
             running = self._running.get(key)
@@ -91,10 +122,14 @@ class RuleRunner:
                 events.extend(running.incidents.close())
                 running = None
             if running is None:
-                running = self._running[key] = self._start(frame, algorithm)
+                running = self._running[key] = self._start(frame, algorithm, config)
             observation = None
             if result is not None and result.ok and result.observation is not None:
-                observation = parse_observation(algorithm, result.observation)
+                data = result.observation
+                zones = config.zones_for(algorithm)
+                if zones:
+                    data = filter_observation(data, zones, frame.frame.width, frame.frame.height)
+                observation = parse_observation(algorithm, data)
             conditions = running.rule.update(frame.seq, frame.captured_at, observation)
             events.extend(running.incidents.update(frame.session, frame.seq, frame.captured_at, conditions))
             return observation, running.rule.summary(), events
@@ -102,7 +137,7 @@ class RuleRunner:
             log.exception("rule %s failed on frame %s#%s", algorithm, frame.camera, frame.seq)
             return None, {}, events
 
-    def _start(self, frame: JoinedFrame, algorithm: str) -> _Running:
-        rule = create_rule(algorithm, frame.camera, self._options.get(frame.camera, {}).get(algorithm))
+    def _start(self, frame: JoinedFrame, algorithm: str, config: CameraRules) -> _Running:
+        rule = create_rule(algorithm, frame.camera, config.options.get(algorithm))
         incidents = IncidentTracker(frame.camera, algorithm, rule_cooldown(rule))
         return _Running(rule, incidents, frame.session)

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -25,6 +25,9 @@ from vigil.stream.limits import ACCEPT_BACKLOG, ConnectionGuard, quiet_accept_er
 from vigil.stream.metrics import QueueProbe
 from vigil.stream.recorder import Recorder
 from vigil.stream.results import BackendPoller, RedisResultListener
+
+if TYPE_CHECKING:
+    from vigil.config import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +160,13 @@ def event_store_for(settings: Settings) -> EventStore:
 
 
 def distributed_streamer(settings: Settings, host: str, port: int | None,
-                         recorder: Recorder | None = None) -> StreamService:
-    """The ``vigil stream`` service: feed from the broker, results from the backend."""
+                         recorder: Recorder | None = None, site: SiteConfig | None = None) -> StreamService:
+    """The ``vigil stream`` service: feed from the broker, results from the backend.
+
+    ``site``: the site file, for each camera's rule options and zones.
+    """
     queues = QueueProbe(settings.broker_url, settings.algorithms) if _is_amqp(settings.broker_url) else None
-    core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues)
+    core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues, site=site)
     inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed, core.feed_undecodable))}
     if settings.result_backend.startswith(("redis://", "rediss://")):
         inputs["results"] = RedisResultListener(settings.result_backend, core.on_result, core.result_rejected)

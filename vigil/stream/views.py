@@ -2,7 +2,10 @@
 
 The processing thread updates a view once per emitted frame; HTTP handlers read it
 from the event loop. A view encodes its annotated JPEG at most once per frame, for
-any number of viewers.
+any number of viewers. An algorithm that runs at a lower rate than the camera sends
+frames keeps its last overlay for up to ``HOLD_S`` on the frames that did not ask for it,
+so the live view does not flicker. With ``draw_zones`` on, the camera's zones and masks
+are drawn too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from vigil.detectors.base import Observation
 from vigil.messages import CaptureStats
 from vigil.stream.overlay import annotate
 from vigil.stream.reassembly import JoinedFrame
+from vigil.stream.zones import Polygon, Zone
+
+HOLD_S = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,13 +45,20 @@ class CameraView:
         self.summaries: dict[str, dict[str, Any]] = {}
         self.capture_stats: CaptureStats | None = None
         self.viewers = 0
+        self.regions: tuple[tuple[Zone, ...], tuple[Polygon, ...]] | None = None  # drawn when set
+        self._held: dict[str, tuple[float, Observation | None, dict[str, Any]]] = {}
         self._annotated: AnnotatedFrame | None = None
         self._lock = threading.Lock()
 
     def update(self, frame: JoinedFrame, observations: dict[str, Observation | None],
                summaries: dict[str, dict[str, Any]]) -> None:
         with self._lock:
-            self.frame, self.observations, self.summaries = frame, observations, summaries
+            for algorithm in frame.expected:
+                self._held[algorithm] = (frame.captured_at, observations.get(algorithm), summaries.get(algorithm, {}))
+            recent = {name: held for name, held in self._held.items() if frame.captured_at - held[0] <= HOLD_S}
+            self.frame = frame
+            self.observations = {name: held[1] for name, held in recent.items()}
+            self.summaries = {name: held[2] for name, held in recent.items()}
             self.version += 1
 
     def annotated(self) -> AnnotatedFrame | None:
@@ -58,7 +71,7 @@ class CameraView:
             return None
         if cached is not None and cached.version == version:
             return cached
-        jpeg = annotate(frame, observations, summaries, self.quality)
+        jpeg = annotate(frame, observations, summaries, self.quality, self.regions)
         overlays = {name: -1 if result.seq is None else result.seq for name, result in frame.results.items()}
         with self._lock:
             if self._annotated is None or self._annotated.version < version:

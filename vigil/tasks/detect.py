@@ -13,14 +13,14 @@ from typing import Any
 
 from vigil.detectors.registry import load_detector
 from vigil.errors import DetectorError, FrameError
-from vigil.frames import Frame, decode_frame
+from vigil.frames import Frame, apply_masks, decode_frame
 from vigil.messages import STATUS_OK, DetectionResult, TaskRef
 
 log = logging.getLogger(__name__)
 
 
 def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str = "") -> DetectionResult:
-    """Decode ``payload``'s JPEG, run ``algorithm``'s detector on it, return the result.
+    """Decode ``payload``'s JPEG, blank its masks, run ``algorithm``'s detector on it, return the result.
 
     Never raises for a bad frame or a failing detector: the error is in the result.
     """
@@ -30,7 +30,7 @@ def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str 
     try:
         frame = Frame.from_payload(payload, max_bytes)
         tick = time.perf_counter()
-        image = decode_frame(frame)
+        image = apply_masks(decode_frame(frame), frame.masks)  # the camera's masks: never detected
         decoded = time.perf_counter()
         detector = load_detector(algorithm, override or None)
         loaded = time.perf_counter()
