@@ -14,11 +14,11 @@ import pytest
 from tests.helpers import frame_payload, incident_event
 from tests.unit.test_rules import FALLEN_Y, WALK, fall_frames, person
 from tests.unit.test_stream_core import samples
+from vigil.config import SiteConfig, load_site_config
 from vigil.detectors.base import event_id
 from vigil.errors import ConfigError
 from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
-from vigil.config import SiteConfig, load_site_config
 from vigil.stream.core import StreamCore
 from vigil.stream.events import SqliteEventStore
 from vigil.stream.recorder import JsonLinesRecorder, MemoryRecorder, read_json_lines

@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vigil.detectors.registry import create_rule
-from vigil.evaluation.runs import ClipRun, Evaluation
+from vigil.evaluation.runs import ClipRun, Evaluation, RuleFeed
 from vigil.rates import sampled_frames
 
 log = logging.getLogger(__name__)
@@ -32,8 +31,7 @@ PHASES = 3
 def subsample(algorithm: str, camera: str, full: ClipRun, fps: float, rate: float | None,
               phase: float = 0.0) -> ClipRun:
     """``full``'s observations fed to a fresh rule at ``rate``; the rest hold the last one."""
-    rule = create_rule(algorithm, camera=camera)
-    run = ClipRun([], [], [])
+    feed = RuleFeed(algorithm, camera)
     observation: Any = None
     summary: dict[str, Any] = {}
     for seq, (sent, seen) in enumerate(zip(sampled_frames(len(full.observations), fps, rate, phase), full.observations,
@@ -42,11 +40,11 @@ def subsample(algorithm: str, camera: str, full: ClipRun, fps: float, rate: floa
             observation = _empty(seen)  # before the first frame sent (a later phase): nobody seen yet
         if sent:
             observation = seen
-            run.events.extend(rule.update(seq, seq / fps, seen))
-            summary = rule.summary()
-        run.observations.append(observation)
-        run.summaries.append(summary)
-    return run
+            feed.update(seq, seq / fps, seen)
+            summary = feed.rule.summary()
+        feed.run.observations.append(observation)
+        feed.run.summaries.append(summary)
+    return feed.finish()
 
 
 def _empty(observation: Any) -> Any:

@@ -70,26 +70,40 @@ def run_clip(algorithm: str, path: Path, fps: float) -> ClipRun:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is named in labels.json but missing")
     detector = load_detector(algorithm)
-    rule = create_rule(algorithm, camera=path.stem)
-    incidents = IncidentTracker(path.stem, algorithm, rule_cooldown(rule))
-    run = ClipRun([], [], [], [])
-    seen: set[tuple[str, int, int]] = set()
+    feed = RuleFeed(algorithm, path.stem)
     for seq, frame in enumerate(read_frames(path)):
         observation = _through_the_wire(algorithm, path.stem, seq, detector.detect(frame))
-        run.observations.append(observation)
-        conditions = rule.update(seq, seq / fps, observation)
-        for condition in conditions:
-            key = (condition.kind, condition.subject, condition.start_seq)
-            if key not in seen:
-                seen.add(key)
-                run.onsets.append(dataclasses.replace(condition, details={**condition.details, "seq": seq}))
-        run.events.extend(incidents.update(0, seq, seq / fps, conditions))
-        run.summaries.append(rule.summary())
-    run.events.extend(incidents.flush())
-    run.record = list(getattr(rule, "history", ()))
+        feed.run.observations.append(observation)
+        feed.update(seq, seq / fps, observation)
+        feed.run.summaries.append(feed.rule.summary())
+    run = feed.finish()
     log.info("%s on %s: %d frames, %d onsets, %d events", algorithm, path.name, len(run.observations),
              len(run.onsets), len(run.events))
     return run
+
+
+class RuleFeed:
+    """A fresh rule and its incident tracker, fed observations; what they made, as a :class:`ClipRun`."""
+
+    def __init__(self, algorithm: str, camera: str) -> None:
+        self.rule = create_rule(algorithm, camera=camera)
+        self.incidents = IncidentTracker(camera, algorithm, rule_cooldown(self.rule))
+        self.run = ClipRun([], [], [], [])
+        self._seen: set[tuple[str, int, int]] = set()
+
+    def update(self, seq: int, timestamp: float, observation: Any) -> None:
+        conditions = self.rule.update(seq, timestamp, observation)
+        for condition in conditions:
+            key = (condition.kind, condition.subject, condition.start_seq)
+            if key not in self._seen:
+                self._seen.add(key)
+                self.run.onsets.append(dataclasses.replace(condition, details={**condition.details, "seq": seq}))
+        self.run.events.extend(self.incidents.update(0, seq, timestamp, conditions))
+
+    def finish(self) -> ClipRun:
+        self.run.events.extend(self.incidents.flush())
+        self.run.record = list(getattr(self.rule, "history", ()))
+        return self.run
 
 
 def _through_the_wire(algorithm: str, camera: str, seq: int, observation: Observation) -> Observation:
