@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -14,6 +15,7 @@ import click
 from vigil.errors import BrokerUnavailableError, CaptureError, ConfigError, QueueMismatchError, VigilError
 from vigil.logs import configure_logging
 from vigil.settings import Settings, describe_settings
+from vigil.stream.auth import AuthConfig
 
 log = logging.getLogger("vigil")
 
@@ -39,6 +41,9 @@ Distributed (RabbitMQ on 5672, Redis on 6379):
   vigil stream --port 8080
   celery -A vigil flower --address=127.0.0.1 --basic-auth=admin:CHOOSE-ONE
 \b
+Beyond one machine, log in (vigil user add NAME --config vigil.toml) and serve HTTPS
+([auth] tls_cert, tls_key): `vigil user --help`.
+\b
 Every setting also comes from a VIGIL_* environment variable: `vigil settings`.
 """
 
@@ -52,14 +57,29 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    """The settings, or exit 78 naming the bad one (every command alike)."""
+def _settings(ctx: click.Context, config: Path | None = None, **overrides: Any) -> Settings:
+    """The settings (from the site file ``config`` when given), or exit 78 naming the bad one."""
+    environ = dict(os.environ, VIGIL_CONFIG=str(config)) if config is not None else None
     try:
-        settings = Settings.load(overrides)
+        settings = Settings.load(overrides, environ)
     except ConfigError as exc:
         _fail(exc)
     configure_logging(settings.log_level)
     return settings
+
+
+def _auth(config: Path | None, host: str, insecure: bool, command: str) -> AuthConfig:
+    """The site file's [auth] table; exit 78 if it is bad, or if ``host`` would expose an open server."""
+    from vigil.stream.auth import check_exposure, read_auth_config
+
+    try:
+        auth = read_auth_config(config)  # the lead swaps this for vigil.config's loader
+        check_exposure(host, auth, insecure, command)
+    except ConfigError as exc:
+        _fail(exc)
+    if insecure and not auth.enabled:
+        log.warning("%s: serving on %s with no login (--insecure): anyone who reaches it can watch", command, host)
+    return auth
 
 
 def _writable(path: Path | None, what: str) -> None:
@@ -104,6 +124,19 @@ algorithms_option = click.option(
     "--algorithms", metavar="LIST",
     help="Comma-separated algorithms to run on every frame: fall,emotion,pose,blink (default: all).",
 )
+config_option = click.option(
+    "--config", type=click.Path(dir_okay=False, exists=True, path_type=Path), envvar="VIGIL_CONFIG",
+    show_envvar=True, help="Site file (vigil.toml): [vigil] settings, [auth] logins, Host names and HTTPS.",
+)
+serve_options = [
+    click.option("--host", default="127.0.0.1", show_default=True,
+                 help="Address to serve HTTP on; beyond loopback a login is required (`vigil user add`)."),
+    click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+                 help="HTTP port (0 picks a free one)."),
+    click.option("--insecure", is_flag=True,
+                 help="Serve beyond loopback with no user or token configured (anyone can watch)."),
+    config_option,
+]
 size_options = [
     click.option("--width", type=click.IntRange(min=0), help="Resize frames to this width (default 640; 0 keeps)."),
     click.option("--height", type=click.IntRange(min=0), help="Resize frames to this height (default: keep aspect)."),
@@ -190,20 +223,20 @@ def capture(ctx: click.Context, camera: str, source: str, algorithms: str | None
 @main.command(epilog="""\b
 Examples:
   vigil stream                       # http://127.0.0.1:8080
-  vigil stream --host 0.0.0.0 --port 8000
+  vigil user add alice --config vigil.toml && vigil stream --host 0.0.0.0 --config vigil.toml
 \b
 Then open / in a browser, or: curl localhost:8080/cameras; curl localhost:8080/metrics
+(with a login: curl -H "Authorization: Bearer $TOKEN" ..., a token from `vigil user token`).
+HTTPS: set tls_cert and tls_key in the file's [auth] table.
 """)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
-              help="HTTP port (0 picks a free one).")
+@_add(serve_options)
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Append every joined frame and event to this file as JSON lines (audits, benchmarks).")
 @broker_option
 @backend_option
 @click.pass_context
-def stream(ctx: click.Context, host: str, port: int, record: Path | None, broker_url: str | None,
-           result_backend: str | None) -> None:
+def stream(ctx: click.Context, host: str, port: int, insecure: bool, config: Path | None, record: Path | None,
+           broker_url: str | None, result_backend: str | None) -> None:
     """Join every algorithm's result per frame, run the event rules, serve the live view.
 
     May run on another machine than capture and workers: it needs only the broker
@@ -212,14 +245,15 @@ def stream(ctx: click.Context, host: str, port: int, record: Path | None, broker
     from vigil.stream.recorder import JsonLinesRecorder
     from vigil.stream.service import distributed_streamer
 
-    settings = _settings(ctx, broker_url=broker_url, result_backend=result_backend)
+    settings = _settings(ctx, config, broker_url=broker_url, result_backend=result_backend)
+    auth = _auth(config, host, insecure, "vigil stream")
     _writable(record, "--record")
     if not settings.result_backend.startswith(("redis://", "rediss://", "unix://")):
         _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        service = distributed_streamer(settings, host, port, JsonLinesRecorder(record) if record else None)
+        service = distributed_streamer(settings, host, port, JsonLinesRecorder(record) if record else None, auth)
         service.start()
     except VigilError as exc:
         _fail(exc)
@@ -242,9 +276,7 @@ Examples:
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop each camera after this many frames.")
 @click.option("--loop", is_flag=True, help="Replay video files when they end.")
 @click.option("--fast", is_flag=True, help="Send files as fast as possible (benchmarks).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
-              help="HTTP port (0 picks a free one).")
+@_add(serve_options)
 @click.option("--no-http", is_flag=True, help="Do not serve HTTP (batch runs).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker threads.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
@@ -252,7 +284,8 @@ Examples:
 @click.pass_context
 def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fps: float | None,
         width: int | None, height: int | None, max_frames: int | None, loop: bool, fast: bool,
-        host: str, port: int, no_http: bool, workers: int, report: Path | None) -> None:
+        host: str, port: int, insecure: bool, config: Path | None, no_http: bool, workers: int,
+        report: Path | None) -> None:
     """Run capture, workers and streamer in one process (no RabbitMQ, no Redis).
 
     The same tasks and code paths as distributed mode, on Celery's in-memory broker
@@ -264,7 +297,8 @@ def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fp
     overrides: dict[str, Any] = {"frame_width": width, "frame_height": height}
     if names:
         overrides["algorithms"] = names
-    settings = _settings(ctx, **overrides)
+    settings = _settings(ctx, config, **overrides)
+    auth = _auth(config, host if not no_http else "127.0.0.1", insecure, "vigil run")
     _writable(report, "--report")
     _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
@@ -273,6 +307,7 @@ def run(ctx: click.Context, sources: tuple[str, ...], algorithms: str | None, fp
         result = run_embedded(
             settings, _named_sources(ctx, sources), fps=fps, max_frames=max_frames, loop=loop, fast=fast,
             host=host, port=None if no_http else port, workers=workers, stop=stop, record=report is not None,
+            auth=auth,
         )
     except VigilError as exc:
         _fail(exc)
@@ -312,13 +347,13 @@ def settings_command() -> None:
         current = Settings.load()
     except ConfigError as exc:
         _fail(exc)
-    from kombu.utils.url import maybe_sanitize_url
+    from vigil.redact import redact
 
     for name, env, default, doc in describe_settings():
         value = getattr(current, name)
         value = ",".join(value) if isinstance(value, tuple) else value
-        if name in ("broker_url", "result_backend"):
-            value = maybe_sanitize_url(value)  # a password is never printed
+        if isinstance(value, str):
+            value = redact(value)  # a password in a URL is never printed
         click.echo(f"{env}\n    {doc}\n    default: {default!r}   current: {value!r}")
 
 
@@ -340,6 +375,9 @@ def evaluate(data_dir: Path, output: Path | None) -> None:
 from vigil.bench.command import bench  # noqa: E402  (defined beside the benchmark it runs)
 
 main.add_command(bench)
+from vigil.stream.user_command import user  # noqa: E402  (beside the logins it writes)
+
+main.add_command(user)
 
 
 if __name__ == "__main__":

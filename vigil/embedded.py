@@ -23,6 +23,7 @@ from vigil.capture.dispatch import FrameDispatcher
 from vigil.messages import CaptureStats
 from vigil.settings import Settings
 from vigil.stats import summarize
+from vigil.stream.auth import AuthConfig
 from vigil.stream.core import StreamCore
 from vigil.stream.events import SqliteEventStore
 from vigil.stream.recorder import MemoryRecorder
@@ -59,6 +60,7 @@ def run_embedded(
     workers: int,
     stop: threading.Event,
     record: bool,
+    auth: AuthConfig | None = None,
 ) -> dict[str, Any]:
     """Run the whole pipeline in this process until the sources end or ``stop`` is set.
 
@@ -80,7 +82,7 @@ def run_embedded(
     recorder = MemoryRecorder() if record else None
     core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), recorder=recorder)
     poller = BackendPoller(app.backend, core.pending_task_ids, core.on_result)
-    service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port)
+    service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port, auth)
     service.start()
 
     daemons = [
