@@ -80,11 +80,11 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     access = request.app[ACCESS]
     access.sessions.end(request.cookies.get(SESSION_COOKIE))
-    response: web.StreamResponse
     if "text/html" in request.headers.get("Accept", ""):
-        response = web.HTTPSeeOther(LOGIN_PATH)
-    else:
-        response = web.Response(status=204)
+        redirect = web.HTTPSeeOther(LOGIN_PATH)
+        redirect.del_cookie(SESSION_COOKIE, path="/")
+        raise redirect
+    response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
