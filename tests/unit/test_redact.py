@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from vigil.logs import RedactingFilter
 from vigil.messages import CaptureStats
 from vigil.redact import redact
