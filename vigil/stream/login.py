@@ -66,7 +66,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     ).run_in_executor(None, access.config.check_password, user, password)
     if not ok:
         access.throttle.failed(client)
-        log.warning("failed login for %r from %s", user[:64], client)
+        # A name that is no user's is not logged: it may be a password typed in the wrong field.
+        log.warning("failed login for %s from %s", user if user in access.config.users else "an unknown name",
+                    client)
         return _page(request, target, "Wrong name or password.", status=401, user=user)
     access.throttle.succeeded(client)
     log.info("%s logged in from %s", user, client)
