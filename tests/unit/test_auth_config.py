@@ -161,3 +161,8 @@ def test_vigil_user_add_and_token_from_the_command_line(tmp_path):
 def test_vigil_user_help_teaches():
     text = CliRunner().invoke(main, ["user", "--help"]).output
     assert "vigil user add alice --config" in text and "Authorization: Bearer" in text and "--insecure" in text
+
+
+def test_relative_certificate_paths_are_taken_from_the_site_files_folder(tmp_path):
+    config = AuthConfig.from_mapping({"tls_cert": "tls/cert.pem", "tls_key": "/abs/key.pem"}, "/etc/vigil/vigil.toml")
+    assert (str(config.tls_cert), str(config.tls_key)) == ("/etc/vigil/tls/cert.pem", "/abs/key.pem")

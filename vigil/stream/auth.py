@@ -116,19 +116,24 @@ class AuthConfig(_Strict):
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str) -> AuthConfig:
-        """Validate an ``[auth]`` table.
+        """Validate an ``[auth]`` table; relative ``tls_*`` paths are taken from the folder of ``where``.
 
         Raises:
             ConfigError: naming ``where`` (the file), the table and the key.
         """
         try:
-            return cls.model_validate(dict(data))
+            config = cls.model_validate(dict(data))
         except ValidationError as exc:
             problems = "; ".join(
                 f"[auth] {'.'.join(str(part) for part in error['loc']) or '(table)'}: {error['msg']}"
                 for error in exc.errors()
             )
             raise ConfigError(f"{where}: {problems}") from None
+        base = Path(where).parent
+        return config.model_copy(update={
+            name: base / path for name in ("tls_cert", "tls_key")
+            if (path := getattr(config, name)) is not None and not path.is_absolute()
+        })
 
     @property
     def enabled(self) -> bool:

@@ -23,6 +23,8 @@ from vigil.stream.access import LOGIN_PATH, SESSION_COOKIE, Access, safe_next
 log = logging.getLogger(__name__)
 
 ACCESS = web.AppKey("access", Access)
+VERIFYING = web.AppKey("verifying", asyncio.Semaphore)
+MAX_VERIFYING = 2  # argon2 takes 64 MiB a check: a flood of logins must not take the memory with it
 LOGIN_COOKIE = "vigil_login"
 LOGIN_COOKIE_MAX_AGE = 3600
 MAX_FIELD = 1024  # longer names or passwords are refused before hashing
@@ -33,6 +35,7 @@ PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
 
 def add_login_routes(app: web.Application, access: Access) -> None:
     app[ACCESS] = access
+    app[VERIFYING] = asyncio.Semaphore(MAX_VERIFYING)
     app.router.add_get(LOGIN_PATH, login_page)
     app.router.add_post(LOGIN_PATH, login)
     app.router.add_post("/logout", logout)
@@ -62,8 +65,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
     user, password = str(form.get("user", "")), str(form.get("password", ""))
-    ok = len(user) <= MAX_FIELD and len(password) <= MAX_FIELD and await asyncio.get_running_loop(
-    ).run_in_executor(None, access.config.check_password, user, password)
+    ok = False
+    if len(user) <= MAX_FIELD and len(password) <= MAX_FIELD:
+        async with request.app[VERIFYING]:
+            ok = await asyncio.get_running_loop().run_in_executor(None, access.config.check_password, user, password)
     if not ok:
         access.throttle.failed(client)
         # A name that is no user's is not logged: it may be a password typed in the wrong field.
