@@ -118,7 +118,7 @@ LOGIN_HTML = """<!doctype html>
 <style>
 body{{font-family:system-ui,sans-serif;background:#111;color:#eee;display:flex;justify-content:center;margin-top:10vh}}
 form{{display:flex;flex-direction:column;gap:.6rem;min-width:16rem}}
-input,button{{font-size:1rem;padding:.4rem}}.error{{color:#f66}}
+label{{display:flex;flex-direction:column;gap:.2rem}}input,button{{font-size:1rem;padding:.4rem}}.error{{color:#f66}}
 </style></head>
 <body><form method="post" action="/login">
 <h1>Vigil</h1>{error}
