@@ -18,6 +18,7 @@ from vigil.settings import CONFIG_ENV, Settings, describe_settings
 
 if TYPE_CHECKING:
     from vigil.config import SiteConfig
+    from vigil.stream.auth import AuthConfig
 
 log = logging.getLogger("vigil")
 
@@ -47,6 +48,8 @@ A whole site from one file (cameras, rates per algorithm, masks, zones, rule opt
   vigil config check vigil.toml
   vigil capture --config vigil.toml         # one supervised process per camera
   vigil run --config vigil.toml             # or everything in one process
+Beyond one machine, log in (vigil user add NAME --config vigil.toml) and serve HTTPS
+([auth] tls_cert, tls_key): `vigil user --help`.
 \b
 Every setting also comes from a VIGIL_* environment variable: `vigil settings`.
 """
@@ -62,7 +65,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    """The settings, or exit 78 naming the bad one (every command alike)."""
+    """The settings, or exit 78 naming the bad one."""
     try:
         settings = Settings.load(overrides)
     except ConfigError as exc:
@@ -81,6 +84,20 @@ def _site(config: Path, **overrides: Any) -> SiteConfig:
         _fail(exc)
     configure_logging(site.settings.log_level)
     return site
+
+
+def _auth(site: SiteConfig | None, host: str, insecure: bool, command: str) -> AuthConfig:
+    """The site file's [auth] table; exit 78 if it is bad, or if ``host`` would expose an open server."""
+    from vigil.stream.auth import AuthConfig, check_exposure
+
+    try:
+        auth = site.access() if site is not None else AuthConfig()
+        check_exposure(host, auth, insecure, command)
+    except ConfigError as exc:
+        _fail(exc)
+    if insecure and not auth.enabled:
+        log.warning("%s: serving on %s with no login (--insecure): anyone who reaches it can watch", command, host)
+    return auth
 
 
 def _writable(path: Path | None, what: str) -> None:
@@ -109,7 +126,7 @@ def _algorithms(ctx: click.Context, value: str | None) -> tuple[str, ...] | None
 
 config_option = click.option(
     "--config", type=click.Path(dir_okay=False, path_type=Path), envvar=CONFIG_ENV, show_envvar=True,
-    help="The site file (vigil.toml): settings, cameras, rates, masks, zones, rule options.",
+    help="The site file (vigil.toml): settings, cameras, rates, masks, zones, rule options, logins.",
 )
 
 
@@ -131,6 +148,14 @@ algorithms_option = click.option(
     "--algorithms", metavar="LIST",
     help="Comma-separated algorithms to run on every frame: fall,emotion,pose,blink (default: all).",
 )
+serve_options = [
+    click.option("--host", default="127.0.0.1", show_default=True,
+                 help="Address to serve HTTP on; beyond loopback a login is required (`vigil user add`)."),
+    click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+                 help="HTTP port (0 picks a free one)."),
+    click.option("--insecure", is_flag=True,
+                 help="Serve beyond loopback with no user or token configured (anyone can watch)."),
+]
 size_options = [
     click.option("--width", type=click.IntRange(min=0), help="Resize frames to this width (default 640; 0 keeps)."),
     click.option("--height", type=click.IntRange(min=0), help="Resize frames to this height (default: keep aspect)."),
@@ -276,20 +301,20 @@ def _supervise(ctx: click.Context, config: Path) -> None:
 @main.command(epilog="""\b
 Examples:
   vigil stream                       # http://127.0.0.1:8080
-  vigil stream --host 0.0.0.0 --port 8000
+  vigil user add alice --config vigil.toml && vigil stream --host 0.0.0.0 --config vigil.toml
 \b
 Then open / in a browser, or: curl localhost:8080/cameras; curl localhost:8080/metrics
+(with a login: curl -H "Authorization: Bearer $TOKEN" ..., a token from `vigil user token`).
+HTTPS: set tls_cert and tls_key in the file's [auth] table.
 """)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
-              help="HTTP port (0 picks a free one).")
+@_add(serve_options)
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Append every joined frame and event to this file as JSON lines (audits, benchmarks).")
 @config_option
 @broker_option
 @backend_option
 @click.pass_context
-def stream(ctx: click.Context, host: str, port: int, record: Path | None, config: Path | None,
+def stream(ctx: click.Context, host: str, port: int, insecure: bool, record: Path | None, config: Path | None,
            broker_url: str | None, result_backend: str | None) -> None:
     """Join every algorithm's result per frame, run the event rules, serve the live view.
 
@@ -301,13 +326,15 @@ def stream(ctx: click.Context, host: str, port: int, record: Path | None, config
 
     site = _site(config, broker_url=broker_url, result_backend=result_backend) if config else None
     settings = site.settings if site else _settings(ctx, broker_url=broker_url, result_backend=result_backend)
+    auth = _auth(site, host, insecure, "vigil stream")
     _writable(record, "--record")
     if not settings.result_backend.startswith(("redis://", "rediss://", "unix://")):
         _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        service = distributed_streamer(settings, host, port, JsonLinesRecorder(record) if record else None, site)
+        service = distributed_streamer(settings, host, port, JsonLinesRecorder(record) if record else None, site,
+                                       auth)
         service.start()
     except VigilError as exc:
         _fail(exc)
@@ -332,9 +359,7 @@ Examples:
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop each camera after this many frames.")
 @click.option("--loop", is_flag=True, help="Replay video files when they end.")
 @click.option("--fast", is_flag=True, help="Send files as fast as possible (benchmarks).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
-              help="HTTP port (0 picks a free one).")
+@_add(serve_options)
 @click.option("--no-http", is_flag=True, help="Do not serve HTTP (batch runs).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker threads.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
@@ -342,7 +367,7 @@ Examples:
 @click.pass_context
 def run(ctx: click.Context, sources: tuple[str, ...], config: Path | None, algorithms: str | None, fps: float | None,
         width: int | None, height: int | None, max_frames: int | None, loop: bool, fast: bool,
-        host: str, port: int, no_http: bool, workers: int, report: Path | None) -> None:
+        host: str, port: int, insecure: bool, no_http: bool, workers: int, report: Path | None) -> None:
     """Run capture, workers and streamer in one process (no RabbitMQ, no Redis).
 
     The same tasks and code paths as distributed mode, on Celery's in-memory broker
@@ -359,6 +384,7 @@ def run(ctx: click.Context, sources: tuple[str, ...], config: Path | None, algor
     site_file = _site(config, **overrides) if config else None
     site = None if sources else site_file  # with --source, the file gives only its [vigil] settings
     settings = site_file.settings if site_file else _settings(ctx, **overrides)
+    auth = _auth(site_file, host if not no_http else "127.0.0.1", insecure, "vigil run")
     _writable(report, "--report")
     _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
     stop = threading.Event()
@@ -367,7 +393,7 @@ def run(ctx: click.Context, sources: tuple[str, ...], config: Path | None, algor
         result = run_embedded(
             settings, _named_sources(ctx, sources), fps=fps, max_frames=max_frames, loop=loop, fast=fast,
             host=host, port=None if no_http else port, workers=workers, stop=stop, record=report is not None,
-            site=site,
+            site=site, auth=auth,
         )
     except VigilError as exc:
         _fail(exc)
@@ -408,9 +434,8 @@ def settings_command(config: Path | None) -> None:
     """List every setting, its VIGIL_* variable, default and current value (and the site file's cameras)."""
     import json
 
-    from kombu.utils.url import maybe_sanitize_url
-
     from vigil.config import describe_site, load_site_config
+    from vigil.redact import redact
 
     try:
         site = load_site_config(config) if config else None
@@ -420,8 +445,8 @@ def settings_command(config: Path | None) -> None:
     for name, env, default, doc in describe_settings():
         value = getattr(current, name)
         value = ",".join(value) if isinstance(value, tuple) else value
-        if name in ("broker_url", "result_backend"):
-            value = maybe_sanitize_url(value)  # a password is never printed
+        if isinstance(value, str):
+            value = redact(value)  # a password in a URL is never printed
         click.echo(f"{env}\n    {doc}\n    default: {default!r}   current: {value!r}")
     if site is not None:
         click.echo(f"\n# {config}: cameras and the other tables (secrets redacted)")
@@ -492,6 +517,9 @@ def evaluate(ctx: click.Context, data_dir: Path, output: Path | None, rates: str
 from vigil.bench.command import bench  # noqa: E402  (defined beside the benchmark it runs)
 
 main.add_command(bench)
+from vigil.stream.user_command import user  # noqa: E402  (beside the logins it writes)
+
+main.add_command(user)
 
 
 if __name__ == "__main__":

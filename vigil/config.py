@@ -24,7 +24,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -33,6 +33,9 @@ from vigil.errors import ConfigError
 from vigil.frames import check_camera_name
 from vigil.rates import DEFAULT_RATES
 from vigil.settings import CONFIG_ENV, SITE_TABLES, Settings
+
+if TYPE_CHECKING:
+    from vigil.stream.auth import AuthConfig
 
 DEFAULT_MOTION_THRESHOLD = 6.0
 DEFAULT_MOTION_HOLD_S = 3.0
@@ -147,6 +150,16 @@ class SiteConfig(_Table):
     def where(self) -> str:
         return str(self.path) if self.path is not None else "site config"
 
+    def access(self) -> AuthConfig:
+        """The ``[auth]`` table: who may log in, Host names, HTTPS (relative paths from the file's folder).
+
+        Raises:
+            ConfigError: a bad key or value, naming the file, the table and the key.
+        """
+        from vigil.stream.auth import AuthConfig
+
+        return AuthConfig.from_mapping(self.auth, self.where)
+
 
 def load_site_config(
     path: str | os.PathLike[str],
@@ -179,6 +192,7 @@ def load_site_config(
         site = SiteConfig.model_validate({**data, "path": path, "settings": settings})
     except ValidationError as exc:
         raise ConfigError(_explain(where, exc)) from None
+    site.access()  # checked now, so `vigil config check` and every command refuse a bad [auth] alike
     webhooks = {hook.get("name") for hook in site.webhooks}
     for name, camera in site.cameras.items():
         _check_camera(where, name, camera, settings)

@@ -23,6 +23,7 @@ from vigil.capture.dispatch import FrameDispatcher
 from vigil.messages import CaptureStats
 from vigil.settings import Settings
 from vigil.stats import summarize
+from vigil.stream.auth import AuthConfig
 from vigil.stream.core import StreamCore
 from vigil.stream.events import SqliteEventStore
 from vigil.stream.recorder import MemoryRecorder
@@ -63,6 +64,7 @@ def run_embedded(
     stop: threading.Event,
     record: bool,
     site: SiteConfig | None = None,
+    auth: AuthConfig | None = None,
 ) -> dict[str, Any]:
     """Run the whole pipeline in this process until the sources end or ``stop`` is set.
 
@@ -88,7 +90,7 @@ def run_embedded(
     core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), recorder=recorder,
                       site=site)
     poller = BackendPoller(app.backend, core.pending_task_ids, core.on_result)
-    service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port)
+    service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port, auth)
     service.start()
 
     daemons = [

@@ -6,6 +6,8 @@ import logging
 import sys
 import time
 
+from vigil.redact import redact
+
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(processName)s %(name)s: %(message)s"
 
 
@@ -15,6 +17,7 @@ def configure_logging(level: str | int = "INFO") -> None:
     if not any(getattr(handler, "_vigil", False) for handler in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.addFilter(RedactingFilter())  # ours and every library's lines: no password in a URL
         handler._vigil = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
@@ -22,6 +25,21 @@ def configure_logging(level: str | int = "INFO") -> None:
     # One line per task at 100+ tasks/s costs real CPU and hides what matters.
     for noisy in ("amqp", "kombu", "aiohttp.access", "celery.app.trace", "celery.worker.strategy"):
         logging.getLogger(noisy).setLevel(quiet if root.level > logging.DEBUG else logging.DEBUG)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks passwords in URLs (``vigil.redact``) in a record's message and its exception text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
 
 
 class RateLimitedLog:

@@ -25,6 +25,7 @@ from typing import Any
 
 from vigil.errors import MessageError
 from vigil.frames import CAMERA_NAME_PATTERN, Frame, check_camera_name
+from vigil.redact import redact
 
 TASK_ID_PREFIX = "vigil"
 _TASK_ID = re.compile(
@@ -100,7 +101,10 @@ class CaptureStats:
     COUNTERS = ("captured", "sent", "dropped", "reconnects", "gated")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The stats as plain data; a password in the source or error text is masked (vigil.redact)."""
+        data = dataclasses.asdict(self)
+        data["source"], data["error"] = redact(self.source), redact(self.error)
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, camera: str) -> CaptureStats:
@@ -121,7 +125,7 @@ class CaptureStats:
                     setattr(stats, name, value)
             for name in ("source", "error"):
                 if name in data:
-                    setattr(stats, name, str(data[name]))
+                    setattr(stats, name, redact(str(data[name])))  # whatever an older producer sent
         except (TypeError, ValueError, OverflowError) as exc:
             raise MessageError(f"bad capture stats for camera {camera!r}: {exc}") from None
         state = data.get("state", stats.state)

@@ -93,3 +93,19 @@ def test_a_bug_is_not_disguised_as_an_unavailable_broker():
     dispatcher = FrameDispatcher(create_app(settings), settings, feed=broken_feed)
     with pytest.raises(KeyError):
         dispatcher.send(frame(0), ["fall"], CaptureStats(camera="door"))
+
+
+def test_a_task_carries_no_camera_url_for_flower_to_show():
+    # Given a camera whose URL has a password
+    settings = Settings.load(environ=MEMORY)
+    app = create_app(settings)
+    dispatcher = FrameDispatcher(app, settings, feed=lambda message: None)
+    stats = CaptureStats(camera="door", source="stream rtsp://admin:hunter2@cam/live")
+    drain(app, "fall")  # the in-memory broker is shared by the tests of this process
+    # When a frame is sent
+    dispatcher.send(frame(3), ["fall"], stats)
+    # Then its task's arguments and their repr (what Flower shows) are the frame alone
+    (message,) = drain(app, "fall")
+    (payload,), kwargs, _ = msgpack.unpackb(message.body)
+    assert set(payload) == {"camera", "session", "seq", "captured_at", "width", "height", "jpeg"} and kwargs == {}
+    assert message.headers["argsrepr"].startswith("<frame door#3 ") and "rtsp" not in str(message.headers)

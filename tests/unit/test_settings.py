@@ -100,4 +100,4 @@ def test_vigil_settings_never_prints_a_password():
                                                          "VIGIL_RESULT_BACKEND": "redis://:hunter2@redis:6379/0"})
     assert result.exit_code == 0, result.output
     assert "s3cret" not in result.output and "hunter2" not in result.output
-    assert "amqp://vigil:**@rabbit:5672//" in result.output
+    assert "amqp://vigil:***@rabbit:5672//" in result.output and "redis://:***@redis:6379/0" in result.output

@@ -59,7 +59,7 @@ def slowloris(port: int, count: int) -> list[socket.socket]:
     sockets = []
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port))
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
         sock.setblocking(False)
         sockets.append(sock)
     return sockets
@@ -103,7 +103,7 @@ def test_a_request_head_that_trickles_in_is_closed_at_the_header_timeout():
 def test_an_idle_keep_alive_connection_is_closed_at_the_header_timeout():
     with serving(http_header_timeout="0.5") as service:
         sock = socket.create_connection(("127.0.0.1", service.port))
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         sock.settimeout(3)
         started = time.monotonic()
@@ -147,7 +147,7 @@ def mjpeg_socket(port: int, receive_buffer: int) -> socket.socket:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(b"GET /cameras/door/mjpeg HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(b"GET /cameras/door/mjpeg HTTP/1.1\r\nHost: localhost\r\n\r\n")
     return sock
 
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vigil.errors import CaptureError
+from vigil.redact import redact
 
 NETWORK_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 OPEN_TIMEOUT_MS = 5000
@@ -62,7 +63,7 @@ class OpenCVSource:
             self.description = f"webcam {spec}"
             self._capture = cv2.VideoCapture(int(spec))
         elif self.live:
-            self.description = f"stream {_hide_password(spec)}"
+            self.description = f"stream {redact(spec)}"
             self._capture = cv2.VideoCapture(
                 spec,
                 cv2.CAP_FFMPEG,
@@ -142,6 +143,3 @@ def open_source(spec: str) -> VideoSource:
         return SyntheticSource(width, height, float(match[3]) if match[3] else SYNTHETIC_FPS)
     return OpenCVSource(spec.strip())
 
-
-def _hide_password(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)

@@ -14,6 +14,7 @@ from kombu import Connection, Consumer
 from kombu.mixins import ConsumerMixin
 
 from vigil.queues import streamer_queue
+from vigil.redact import redact
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class FeedConsumer(ConsumerMixin):
         self._consuming = connection
         self.connections += 1
         self.connected.set()
-        log.info("receiving frames from %s", connection.as_uri())
+        log.info("receiving frames from %s", redact(connection.as_uri(include_password=True)))
 
     def on_iteration(self) -> None:
         """Before each drain: send a heartbeat when one is due, however busy the feed is."""

@@ -8,6 +8,9 @@ GET /cameras/{name}/results  the latest joined results (JSON)
 GET /events                  recent events (JSON), or live with Accept: text/event-stream
 GET /healthz                 200 when the feed and the result backend are connected
 GET /metrics                 Prometheus text
+GET/POST /login, POST /logout  the login page (vigil.stream.login)
+
+Every request first passes vigil.stream.access: Host allow-list, login, CSRF.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ from typing import Any
 from aiohttp import web
 
 from vigil.errors import VigilError
+from vigil.stream.access import Access
+from vigil.stream.auth import AuthConfig
 from vigil.stream.core import StreamCore
 from vigil.stream.limits import ConnectionGuard, HttpLimits, send_or_drop
+from vigil.stream.login import add_login_routes
 from vigil.stream.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from vigil.stream.views import AnnotatedFrame, CameraView
 
@@ -99,7 +105,7 @@ HUB = web.AppKey("hub", Hub)
 
 
 def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
-                   limits: HttpLimits | None = None) -> web.Application:
+                   limits: HttpLimits | None = None, access: Access | None = None) -> web.Application:
     """The aiohttp application serving ``core``.
 
     Args:
@@ -108,10 +114,12 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
         limits: connections, viewers and timeouts (default: from ``core.settings``, fitted to the
             open-files limit). A server that wraps its protocol with ``app[GUARD]`` enforces all of
             them; any other (aiohttp's test server) gets the viewer cap and timeout.
+        access: Host allow-list, login and CSRF rules (default: no login, served on loopback).
     """
     limits = limits or HttpLimits.from_settings(core.settings).fitted()
     guard = ConnectionGuard(limits, lambda reason: core.metrics.http_closed.labels(reason=reason).inc())
-    app = web.Application(middlewares=[guard.middleware])
+    access = access or Access(AuthConfig())
+    app = web.Application(middlewares=[guard.middleware, access.middleware])
     app[CORE] = core
     app[HEALTH] = health
     app[GUARD] = guard
@@ -126,6 +134,8 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
+    app.on_response_prepare.append(_security_headers)
+    add_login_routes(app, access)
     app.router.add_get("/", index)
     app.router.add_get("/cameras", cameras)
     app.router.add_get("/cameras/{name}/mjpeg", mjpeg)
@@ -135,6 +145,13 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # No page of ours is framed (clickjacking the acknowledge button), sniffed or leaks its URL.
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
 
 
 def _view(request: web.Request) -> CameraView:

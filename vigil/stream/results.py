@@ -21,6 +21,7 @@ from vigil.backoff import Backoff
 from vigil.errors import MessageError
 from vigil.logs import RateLimitedLog
 from vigil.messages import STATUS_ERROR, STATUS_EXPIRED, DetectionResult, TaskRef, parse_task_id
+from vigil.redact import redact
 from vigil.stream.admission import MALFORMED, MAX_RESULT_BYTES, TOO_LARGE
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class RedisResultListener:
             pubsub.psubscribe(RESULT_PATTERN)
             self.connected.set()
             backoff.reset()
-            log.info("listening for results on %s", self.url)
+            log.info("listening for results on %s", redact(self.url))
             while not stop.is_set():
                 message = pubsub.get_message(timeout=0.5)
                 if message is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from aiohttp import web
 
 from vigil.errors import ConfigError
 from vigil.settings import Settings
+from vigil.stream.access import Access
+from vigil.stream.auth import AuthConfig
 from vigil.stream.core import StreamCore
 from vigil.stream.events import EventStore, RedisEventStore, SqliteEventStore
 from vigil.stream.feed import FeedConsumer
@@ -25,6 +28,7 @@ from vigil.stream.limits import ACCEPT_BACKLOG, ConnectionGuard, quiet_accept_er
 from vigil.stream.metrics import QueueProbe
 from vigil.stream.recorder import Recorder
 from vigil.stream.results import BackendPoller, RedisResultListener
+from vigil.stream.tls import server_ssl_context
 
 if TYPE_CHECKING:
     from vigil.config import SiteConfig
@@ -42,14 +46,19 @@ class Input(Protocol):
 
 
 class StreamService:
-    """Runs a :class:`StreamCore`, its inputs and (unless ``port`` is None) the HTTP server."""
+    """Runs a :class:`StreamCore`, its inputs and (unless ``port`` is None) the HTTP server.
+
+    ``auth`` (the ``[auth]`` table) sets the login, the Host allow-list and HTTPS.
+    """
 
     def __init__(self, core: StreamCore, inputs: dict[str, Input], host: str = "127.0.0.1",
-                 port: int | None = 8080) -> None:
+                 port: int | None = 8080, auth: AuthConfig | None = None) -> None:
         self.core = core
         self.inputs = inputs
         self.host = host
         self.port = port
+        self.auth = auth or AuthConfig()
+        self._ssl: ssl.SSLContext | None = None
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
         self._http_ready = threading.Event()
@@ -60,7 +69,7 @@ class StreamService:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.auth.https else 'http'}://{self.host}:{self.port}"
 
     def health(self) -> dict[str, bool]:
         return {name: source.connected.is_set() for name, source in self.inputs.items()}
@@ -69,8 +78,10 @@ class StreamService:
         """Start every thread; returns once the HTTP server listens.
 
         Raises:
-            ConfigError: the HTTP port cannot be bound.
+            ConfigError: the HTTP port cannot be bound, or the TLS certificate cannot be used.
         """
+        if self.port is not None and self.auth.tls_cert is not None and self.auth.tls_key is not None:
+            self._ssl = server_ssl_context(self.auth.tls_cert, self.auth.tls_key)  # before any thread starts
         self._spawn("stream-core", self.core.run, self.stop_event)
         for name, source in self.inputs.items():
             self._spawn(f"stream-{name}", source.run, self.stop_event)
@@ -111,7 +122,7 @@ class StreamService:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         quiet_accept_errors(loop)
-        app = create_web_app(self.core, self.health)
+        app = create_web_app(self.core, self.health, access=Access(self.auth, self.host))
         guard = self.guard = app[GUARD]
         # aiohttp's own keep-alive timeout too, though the guard closes idle connections first.
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT, access_log=None,
@@ -123,7 +134,7 @@ class StreamService:
             # Our own listening socket instead of a TCPSite: every connection goes through the guard.
             server = loop.run_until_complete(loop.create_server(
                 guard.protocol_factory(runner.server), self.host, self.port, backlog=ACCEPT_BACKLOG,
-                reuse_address=True,
+                reuse_address=True, ssl=self._ssl,
             ))
             self.port = server.sockets[0].getsockname()[1]  # the port the OS picked when asked for 0
         except OSError as exc:
@@ -160,10 +171,11 @@ def event_store_for(settings: Settings) -> EventStore:
 
 
 def distributed_streamer(settings: Settings, host: str, port: int | None,
-                         recorder: Recorder | None = None, site: SiteConfig | None = None) -> StreamService:
+                         recorder: Recorder | None = None, site: SiteConfig | None = None,
+                         auth: AuthConfig | None = None) -> StreamService:
     """The ``vigil stream`` service: feed from the broker, results from the backend.
 
-    ``site``: the site file, for each camera's rule options and zones.
+    ``site``: the site file, for each camera's rule options and zones; ``auth``: who may log in.
     """
     queues = QueueProbe(settings.broker_url, settings.algorithms) if _is_amqp(settings.broker_url) else None
     core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues, site=site)
@@ -174,7 +186,7 @@ def distributed_streamer(settings: Settings, host: str, port: int | None,
         from vigil.app import create_app
 
         inputs["results"] = BackendPoller(create_app(settings).backend, core.pending_task_ids, core.on_result)
-    return StreamService(core, inputs, host, port)
+    return StreamService(core, inputs, host, port, auth)
 
 
 def _is_amqp(url: str) -> bool:
