@@ -1,0 +1,80 @@
+"""Every notifier of a site behind one ``EventLog`` listener.
+
+:class:`Notifications` is what the streamer subscribes (``events.subscribe(notifications)``): it
+routes each lifecycle event by the camera's ``[cameras.<name>.notify]`` table and each webhook's
+filters, and only appends to the notifiers' bounded backlogs, so the processing thread never waits
+on a broker or a receiver (``docs/performance.md`` measures it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from vigil.logs import RateLimitedLog
+from vigil.notify.config import NotifyConfig
+from vigil.notify.metrics import NotifyMetrics
+from vigil.notify.mqtt import MqttNotifier, SnapshotSource
+from vigil.notify.webhook import WebhookNotifier
+
+log = logging.getLogger(__name__)
+
+
+class Notifications:
+    """The MQTT notifier (if ``[mqtt]`` is set and enabled) and one notifier per webhook.
+
+    Args:
+        config: the site's notification settings.
+        registry: the streamer's Prometheus registry, for the ``vigil_notify_*`` series.
+        snapshot_of: the JPEG of an event's snapshot by id (``EventLog.snapshot``), or None.
+        cameras: cameras known up front (announced to Home Assistant at connect).
+    """
+
+    def __init__(self, config: NotifyConfig, registry: CollectorRegistry,
+                 snapshot_of: SnapshotSource | None = None, cameras: Iterable[str] = ()) -> None:
+        self.config = config
+        self.metrics = NotifyMetrics(registry)
+        mqtt = config.mqtt
+        self.mqtt = (MqttNotifier(mqtt, self.metrics, snapshot_of, cameras=cameras or config.cameras)
+                     if mqtt is not None and mqtt.enabled else None)
+        self.webhooks = {hook.name: WebhookNotifier(hook, self.metrics) for hook in config.webhooks}
+        self._errors = RateLimitedLog(log)
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        """The ``EventLog`` listener: queue ``event`` for every notifier it goes to. Never raises."""
+        try:
+            if self.mqtt is not None and self.config.camera(str(event.get("camera"))).mqtt:
+                self.mqtt.submit(event)
+            for hook in self.config.webhooks_for(event):
+                self.webhooks[hook.name].submit(event)
+        except Exception as exc:  # a malformed event must not stop the processing thread
+            self._errors.warning("event %r not queued for notification: %s", event.get("id"), exc)
+
+    def start(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.start()
+        for hook in self.webhooks.values():
+            hook.start()
+        if self.config.enabled:
+            log.info("notifications: %s", self.describe())
+
+    def stop(self) -> None:
+        """Give each notifier a few seconds to deliver what is left, then stop it."""
+        notifiers: list[MqttNotifier | WebhookNotifier] = list(self.webhooks.values())
+        if self.mqtt is not None:
+            notifiers.append(self.mqtt)
+        for notifier in notifiers:
+            notifier.request_stop()  # all drain at once, not one after the other
+        for notifier in notifiers:
+            notifier.stop()
+
+    def describe(self) -> str:
+        """One line for the log (no credentials, no URLs)."""
+        parts = []
+        if self.mqtt is not None:
+            parts.append(f"MQTT {self.mqtt.target} prefix {self.mqtt.config.prefix!r}")
+        parts.extend(f"webhook {name}" for name in self.webhooks)
+        return ", ".join(parts) or "none"
