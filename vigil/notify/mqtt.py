@@ -104,10 +104,17 @@ class MqttNotifier:
     def stop(self, drain: float = STOP_DRAIN_TIMEOUT) -> None:
         """Deliver what is left for up to ``drain`` seconds (if connected), say offline, disconnect."""
         self.request_stop()
+        self.join(drain)
+        self.halt()
+        self.join(CONNECT_TIMEOUT + 2)
+
+    def halt(self) -> None:
+        """Stop delivering; say offline (if connected) and disconnect."""
+        self._halt.set()
+
+    def join(self, timeout: float) -> None:
         if self._thread is not None:
-            self._thread.join(drain)
-            self._halt.set()
-            self._thread.join(CONNECT_TIMEOUT + 2)
+            self._thread.join(max(0.0, timeout))
 
     # -- the notifier's thread ----------------------------------------------------------
 

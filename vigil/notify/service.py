@@ -9,6 +9,7 @@ on a broker or a receiver (``docs/performance.md`` measures it).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,6 +22,9 @@ from vigil.notify.mqtt import MqttNotifier, SnapshotSource
 from vigil.notify.webhook import WebhookNotifier
 
 log = logging.getLogger(__name__)
+
+STOP_DRAIN_TIMEOUT = 3.0  # seconds to deliver what is queued when the streamer stops
+HALT_TIMEOUT = 2.0  # then to say "offline" and let go (a hanging webhook attempt is abandoned)
 
 
 class Notifications:
@@ -61,15 +65,21 @@ class Notifications:
         if self.config.enabled:
             log.info("notifications: %s", self.describe())
 
-    def stop(self) -> None:
-        """Give each notifier a few seconds to deliver what is left, then stop it."""
+    def stop(self, drain: float = STOP_DRAIN_TIMEOUT) -> None:
+        """Give the notifiers ``drain`` seconds together to deliver what is left, then stop them."""
         notifiers: list[MqttNotifier | WebhookNotifier] = list(self.webhooks.values())
         if self.mqtt is not None:
             notifiers.append(self.mqtt)
+        deadline = time.monotonic() + drain
         for notifier in notifiers:
-            notifier.request_stop()  # all drain at once, not one after the other
+            notifier.request_stop()
         for notifier in notifiers:
-            notifier.stop()
+            notifier.join(deadline - time.monotonic())
+        for notifier in notifiers:
+            notifier.halt()
+        deadline = time.monotonic() + HALT_TIMEOUT
+        for notifier in notifiers:
+            notifier.join(deadline - time.monotonic())
 
     def describe(self) -> str:
         """One line for the log (no credentials, no URLs)."""

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 RETRY_BASE = 1.0
 RETRY_CAP = 30.0
 STOP_DRAIN_TIMEOUT = 3.0
+HALT_JOIN_TIMEOUT = 1.0  # then the thread (a daemon) is left to finish its attempt alone
 IDLE_WAIT = 0.5
 RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 USER_AGENT = "vigil-webhook/1"
@@ -111,11 +112,18 @@ class WebhookNotifier:
     def stop(self, drain: float = STOP_DRAIN_TIMEOUT) -> None:
         """Deliver what is left for up to ``drain`` seconds, then give up (an attempt in flight is abandoned)."""
         self.request_stop()
+        self.join(drain)
+        self.halt()
+        self.join(HALT_JOIN_TIMEOUT)
+
+    def halt(self) -> None:
+        """Stop after the attempt in flight, delivering nothing more."""
+        self._halt.set()
+        self.backlog.wake()
+
+    def join(self, timeout: float) -> None:
         if self._thread is not None:
-            self._thread.join(drain)
-            self._halt.set()
-            self.backlog.wake()
-            self._thread.join(self.config.timeout + 1)
+            self._thread.join(max(0.0, timeout))
 
     def _run(self) -> None:
         while not self._halt.is_set():
