@@ -21,13 +21,14 @@ from vigil.app import create_app
 from vigil.capture.daemon import CaptureDaemon
 from vigil.capture.dispatch import FrameDispatcher
 from vigil.messages import CaptureStats
+from vigil.notify import NotifyConfig, site_notify_config
 from vigil.settings import Settings
 from vigil.stats import summarize
 from vigil.stream.core import StreamCore
 from vigil.stream.events import SqliteEventStore
 from vigil.stream.recorder import MemoryRecorder
 from vigil.stream.results import BackendPoller
-from vigil.stream.service import StreamService
+from vigil.stream.service import StreamService, attach_notifications
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,20 @@ def run_embedded(
     workers: int,
     stop: threading.Event,
     record: bool,
+    notify: NotifyConfig | None = None,
 ) -> dict[str, Any]:
     """Run the whole pipeline in this process until the sources end or ``stop`` is set.
 
+    Args:
+        notify: the notification settings (default: the site file's, :func:`site_notify_config`).
+
     Returns:
         The report: every joined frame (if ``record``), events, latency statistics.
+
+    Raises:
+        ConfigError: a bad notification setting (before anything starts).
     """
+    notify = site_notify_config() if notify is None else notify
     settings = settings.replace(broker_url=EMBEDDED_BROKER, result_backend=EMBEDDED_BACKEND)
     app = create_app(settings)
     # The thread pool runs tasks through celery's *default* app, not the worker's.
@@ -80,7 +89,8 @@ def run_embedded(
     recorder = MemoryRecorder() if record else None
     core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), recorder=recorder)
     poller = BackendPoller(app.backend, core.pending_task_ids, core.on_result)
-    service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port)
+    notifications = attach_notifications(core, notify, tuple(camera for camera, _ in sources))
+    service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port, notifications)
     service.start()
 
     daemons = [

@@ -160,3 +160,20 @@ def test_backlog_drops_the_oldest_and_says_so():
     backlog: Backlog[int] = Backlog(2)
     assert [backlog.put(n) for n in (1, 2, 3)] == [0, 0, 1]
     assert [backlog.get(0), backlog.get(0), backlog.get(0)] == [2, 3, None]
+
+
+# -- the listener ------------------------------------------------------------------------
+
+
+def test_the_listener_never_raises_and_skips_what_is_not_an_incident():
+    from prometheus_client import CollectorRegistry
+
+    from vigil.notify.service import Notifications
+
+    config = notify_config_from_mapping({"mqtt": {"port": 1}, "webhooks": [hook()]})
+    notifications = Notifications(config, CollectorRegistry())  # not started: nothing is sent
+    notifications({"camera": "door", "kind": "fall", "seq": 3})  # an old-style event: no id, no type
+    notifications(incident(type_="opened"))
+    assert notifications.mqtt is not None and len(notifications.mqtt.backlog) == 0
+    notifications(incident())
+    assert len(notifications.mqtt.backlog) == len(notifications.webhooks["carers"].backlog) == 1

@@ -43,6 +43,19 @@ DEVICE_CLASS = {"fall": "safety", "distress": "problem", "drowsy": "safety", "lo
 KIND_NAMES = {"fall": "Fall", "drowsy": "Drowsiness", "looking_away": "Looking away", "distress": "Distress"}
 
 
+REQUIRED_KEYS = ("id", "type", "camera", "kind", "severity")
+TYPES = ("new", "update", "end")
+
+
+def check_event(event: Mapping[str, Any]) -> None:
+    """Raises ValueError unless ``event`` looks like an incident lifecycle dict (cheap: keys and type)."""
+    missing = [key for key in REQUIRED_KEYS if key not in event]
+    if missing:
+        raise ValueError(f"not an incident lifecycle event (missing {', '.join(missing)})")
+    if event["type"] not in TYPES:
+        raise ValueError(f"unknown event type {event['type']!r}")
+
+
 @dataclass(frozen=True)
 class MqttMessage:
     topic: str

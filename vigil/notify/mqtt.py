@@ -210,7 +210,12 @@ class MqttNotifier:
             event = self.backlog.get(0)
             if event is None:
                 return
-            self._current = self._messages(event)
+            try:
+                self._current = self._messages(event)
+            except (KeyError, TypeError, ValueError) as exc:  # not JSON-able: a bug upstream, not a reason to stop
+                self.metrics.failed.labels(notifier=self.notifier, target=self.target).inc()
+                log.error("event %r cannot be published to MQTT: %s", event.get("id"), exc)
+                continue
             for message in self._current:
                 info = self._client.publish(message.topic, message.payload, qos=self.config.qos,
                                             retain=message.retain)

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from vigil.logs import RateLimitedLog
 from vigil.notify.config import NotifyConfig
+from vigil.notify.messages import check_event
 from vigil.notify.metrics import NotifyMetrics
 from vigil.notify.mqtt import MqttNotifier, SnapshotSource
 from vigil.notify.webhook import WebhookNotifier
@@ -50,6 +51,7 @@ class Notifications:
     def __call__(self, event: Mapping[str, Any]) -> None:
         """The ``EventLog`` listener: queue ``event`` for every notifier it goes to. Never raises."""
         try:
+            check_event(event)
             if self.mqtt is not None and self.config.camera(str(event.get("camera"))).mqtt:
                 self.mqtt.submit(event)
             for hook in self.config.webhooks_for(event):

@@ -151,7 +151,10 @@ class WebhookNotifier:
                 if self._halt.wait(self._backoff.next()):
                     reason += "; stopped"
                     break
-            ok, retry, reason = self._attempt(event, delivery)
+            try:
+                ok, retry, reason = self._attempt(event, delivery)
+            except (KeyError, TypeError, ValueError) as exc:  # not JSON-able: a bug upstream, never retried
+                ok, retry, reason = False, False, f"cannot encode the event: {exc}"
             if ok:
                 self.metrics.delivered.labels(**labels).inc()
                 return

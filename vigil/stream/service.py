@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from vigil.errors import ConfigError
+from vigil.notify import Notifications, NotifyConfig, site_notify_config
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
 from vigil.stream.events import EventStore, RedisEventStore, SqliteEventStore
@@ -39,11 +40,12 @@ class Input(Protocol):
 
 
 class StreamService:
-    """Runs a :class:`StreamCore`, its inputs and (unless ``port`` is None) the HTTP server."""
+    """Runs a :class:`StreamCore`, its inputs, its notifiers (if any) and (unless ``port`` is None) the HTTP server."""
 
     def __init__(self, core: StreamCore, inputs: dict[str, Input], host: str = "127.0.0.1",
-                 port: int | None = 8080) -> None:
+                 port: int | None = 8080, notifications: Notifications | None = None) -> None:
         self.core = core
+        self.notifications = notifications
         self.inputs = inputs
         self.host = host
         self.port = port
@@ -68,6 +70,8 @@ class StreamService:
         Raises:
             ConfigError: the HTTP port cannot be bound.
         """
+        if self.notifications is not None:
+            self.notifications.start()  # its own threads; a broker that is down only fills a backlog
         self._spawn("stream-core", self.core.run, self.stop_event)
         for name, source in self.inputs.items():
             self._spawn(f"stream-{name}", source.run, self.stop_event)
@@ -93,6 +97,8 @@ class StreamService:
             thread.join(timeout=5)
         if not any(thread.is_alive() for thread in self._threads):
             self.core.finish()  # incidents that cleared get their end; the rules are ours alone now
+        if self.notifications is not None:
+            self.notifications.stop()  # after the core: the last events are queued by now
         self.core.events.store.close()
         if self.core.queues is not None:
             self.core.queues.close()
@@ -156,9 +162,28 @@ def event_store_for(settings: Settings) -> EventStore:
     return SqliteEventStore(settings.events_db, settings.events_maxlen)
 
 
+def attach_notifications(core: StreamCore, config: NotifyConfig,
+                         cameras: tuple[str, ...] = ()) -> Notifications | None:
+    """The site's notifiers, subscribed to the core's events and counted in its ``/metrics``; None if none."""
+    if not config.enabled:
+        return None
+    notifications = Notifications(config, core.metrics.registry, snapshot_of=getattr(core.events, "snapshot", None),
+                                  cameras=cameras or tuple(config.cameras))
+    core.events.subscribe(notifications)
+    return notifications
+
+
 def distributed_streamer(settings: Settings, host: str, port: int | None,
-                         recorder: Recorder | None = None) -> StreamService:
-    """The ``vigil stream`` service: feed from the broker, results from the backend."""
+                         recorder: Recorder | None = None, notify: NotifyConfig | None = None) -> StreamService:
+    """The ``vigil stream`` service: feed from the broker, results from the backend.
+
+    Args:
+        notify: the notification settings (default: the site file's, :func:`site_notify_config`).
+
+    Raises:
+        ConfigError: a bad notification setting.
+    """
+    notify = site_notify_config() if notify is None else notify
     queues = QueueProbe(settings.broker_url, settings.algorithms) if _is_amqp(settings.broker_url) else None
     core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues)
     inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed, core.feed_undecodable))}
@@ -168,7 +193,7 @@ def distributed_streamer(settings: Settings, host: str, port: int | None,
         from vigil.app import create_app
 
         inputs["results"] = BackendPoller(create_app(settings).backend, core.pending_task_ids, core.on_result)
-    return StreamService(core, inputs, host, port)
+    return StreamService(core, inputs, host, port, attach_notifications(core, notify))
 
 
 def _is_amqp(url: str) -> bool:
