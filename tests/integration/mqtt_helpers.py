@@ -62,20 +62,29 @@ class Subscriber:
     """
 
     def __init__(self, port: int, topic: str, *, client_id: str = "", clean: bool = True,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", ca: str | None = None, username: str | None = None,
+                 password: str | None = None) -> None:
         self.topic = topic
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
         self.client.reconnect_delay_set(1, 2)
-        self.client.on_connect = lambda client, *_: client.subscribe(topic, qos=1)
+        if ca is not None:
+            self.client.tls_set(ca_certs=ca)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect(host, port, keepalive=10)
         self.client.loop_start()
         if not self.subscribed.wait(10):
             raise AssertionError(f"could not subscribe to {topic} on port {port}")
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if not flags.session_present:  # a persistent session kept by the broker already has the subscription
+            client.subscribe(self.topic, qos=1)
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ nothing outlives the test session even when a stop command fails.
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 import shutil
@@ -223,14 +224,18 @@ class PrivateMosquitto:
     QoS 1 messages survive a restart, as on a real site's broker.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, listener: str = "", settings: str = "allow_anonymous true") -> None:
+        """``listener``: lines for the listener (TLS files); ``settings``: global lines (password_file)."""
         self.base = Path(tempfile.mkdtemp(prefix="vigil-mosquitto-"))
         self.port = free_port()
         self.log_path = self.base / "server.out"
         self.config = self.base / "mosquitto.conf"
+        # user: run as whoever we are (as root, mosquitto would switch to "mosquitto", which can read
+        # none of our private files and could not save its persistence file)
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"user {getpass.getuser()}\nper_listener_settings false\n{settings}\n"
             f"persistence true\npersistence_location {self.base}/\n"
+            f"listener {self.port} 127.0.0.1\n{listener}\n"
         )
         self._server: subprocess.Popen | None = None
 

@@ -4,10 +4,13 @@ test) and, for the outage test, a private one this test stops and starts."""
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -228,3 +231,64 @@ def test_a_dead_broker_keeps_a_bounded_backlog_and_counts_drops():
         started = time.perf_counter()
         notifier.stop()
     assert time.perf_counter() - started < 2  # stopping does not wait out a dead broker
+
+
+PASSWORD = "correct-horse-battery"
+
+
+def _openssl(*args: str | Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def secure_broker(tmp_path) -> Iterator[tuple[PrivateMosquitto, Path]]:
+    """A private Mosquitto with TLS (our own CA, a certificate for 127.0.0.1) and a password file."""
+    if not shutil.which("openssl") or not shutil.which("mosquitto_passwd"):
+        unavailable("openssl and mosquitto_passwd are needed for the TLS and password test")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", tmp_path / "ca.key", "-out", tmp_path / "ca.pem", "-days", "1",
+             "-subj", "/CN=vigil-test-ca")
+    _openssl("req", *ec, "-keyout", tmp_path / "server.key", "-out", tmp_path / "server.csr", "-subj", "/CN=127.0.0.1")
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl("x509", "-req", "-in", tmp_path / "server.csr", "-CA", tmp_path / "ca.pem", "-CAkey", tmp_path / "ca.key",
+             "-CAcreateserial", "-out", tmp_path / "server.pem", "-days", "1", "-extfile", tmp_path / "san.ext")
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(tmp_path / "passwd"), "vigil", PASSWORD], check=True,
+                   capture_output=True)
+    broker = PrivateMosquitto(
+        listener=f"cafile {tmp_path / 'ca.pem'}\ncertfile {tmp_path / 'server.pem'}\nkeyfile {tmp_path / 'server.key'}",
+        settings=f"allow_anonymous false\npassword_file {tmp_path / 'passwd'}",
+    )
+    broker.start()
+    yield broker, tmp_path / "ca.pem"
+    broker.stop(remove=True)
+
+
+def test_tls_and_a_password(secure_broker, caplog):
+    broker, ca = secure_broker
+    prefix = unique_prefix()
+    subscriber = Subscriber(broker.port, f"{prefix}/events", ca=str(ca), username="vigil", password=PASSWORD)
+    notifier, registry = notifier_for(broker.port, prefix, ca=str(ca), username="vigil", password=PASSWORD)
+    notifier.start()
+    try:
+        # Given the right CA and password, events go through
+        notifier.submit(incident("new", 10))
+        assert json.loads(subscriber.wait_for(1)[0][1])["event"]["seq"] == 10
+    finally:
+        notifier.stop()
+        subscriber.close()
+
+
+def test_a_wrong_password_is_retried_counted_and_never_logged(secure_broker, caplog):
+    broker, ca = secure_broker
+    caplog.set_level(logging.DEBUG)
+    notifier, registry = notifier_for(broker.port, unique_prefix(), ca=str(ca), username="vigil",
+                                      password="wrong-password-123")
+    target = f"127.0.0.1:{broker.port}"
+    notifier.start()
+    try:
+        wait_until(lambda: (sample(registry, "vigil_notify_failed_total", target) or 0) >= 2, 15, "2 refusals")
+        assert not notifier.connected.is_set()
+        assert "refused the connection" in caplog.text
+    finally:
+        notifier.stop()
+    assert "wrong-password-123" not in caplog.text and "wrong-password-123" not in repr(notifier.config)

@@ -178,8 +178,8 @@ class MqttNotifier:
         self._stopping.wait(self._backoff.next())  # stop() cuts the wait short
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if reason.is_failure:
-            log.error("MQTT broker %s refused the connection: %s", self.target, reason)
+        if reason.is_failure:  # bad credentials, not authorised: the broker then closes, we retry later
+            self._refused.warning("MQTT broker %s refused the connection: %s", self.target, reason)
             return
         log.info("connected to MQTT broker %s", self.target)
         self._backoff.reset()
@@ -227,7 +227,8 @@ class MqttNotifier:
         if self.config.home_assistant and (camera, kind) not in self._announced:
             self._known.add((camera, kind))
             self._announce(self._client, camera, kind)
-        snapshot = self._snapshot(event) if event.get("type") in ("new", "update") else None
+        wanted = event.get("type") in ("new", "update") and event.get("snapshot")
+        snapshot = self._snapshot(event) if wanted else None
         return event_messages(self.config.prefix, event, snapshot)
 
     def _snapshot(self, event: Mapping[str, Any]) -> bytes | None:
