@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from tests.integration.conftest import unavailable
 from tests.integration.mqtt_helpers import (
     DEFAULT_BROKER,
+    CuttableProxy,
     Subscriber,
     clear_retained,
     incident,
@@ -211,6 +212,37 @@ def test_events_during_a_broker_outage_arrive_after_reconnect_in_order(private_b
     finally:
         notifier.stop()
         subscriber.close()
+
+
+def test_a_message_lost_in_flight_is_sent_again_after_reconnect_before_newer_ones(shared_broker):
+    prefix = unique_prefix()
+    proxy = CuttableProxy(shared_broker)
+    subscriber = Subscriber(shared_broker, f"{prefix}/events")
+    notifier, registry = notifier_for(proxy.port, prefix)
+    target = f"127.0.0.1:{proxy.port}"
+    notifier.start()
+    try:
+        assert notifier.connected.wait(10)
+        # Given a "new" published into a connection that silently loses it (never acknowledged)
+        proxy.holding.set()
+        notifier.submit(incident("new", 10))
+        notifier.submit(incident("end", 40))
+        time.sleep(0.5)
+        assert subscriber.received() == [] and sample(registry, "vigil_notify_backlog", target) == 2
+        # When the connection breaks and comes back
+        proxy.cut()
+        proxy.holding.clear()
+        # Then the lost message is sent again first, then the next event: each once, in order
+        messages = subscriber.wait_for(2)
+        time.sleep(0.3)
+        seen = [(json.loads(p)["type"], json.loads(p)["event"]["seq"]) for _, p, _ in subscriber.received()]
+        assert seen == [("new", 10), ("end", 40)], messages
+        wait_until(lambda: sample(registry, "vigil_notify_delivered_total", target) == 2, 10, "2 deliveries")
+    finally:
+        notifier.stop()
+        subscriber.close()
+        proxy.close()
+        clear_retained(shared_broker, [f"{prefix}/available", f"{prefix}/door/fall"])
 
 
 def test_a_dead_broker_keeps_a_bounded_backlog_and_counts_drops():
