@@ -177,3 +177,5 @@ def test_the_listener_never_raises_and_skips_what_is_not_an_incident():
     assert notifications.mqtt is not None and len(notifications.mqtt.backlog) == 0
     notifications(incident())
     assert len(notifications.mqtt.backlog) == len(notifications.webhooks["carers"].backlog) == 1
+    assert notifications.status() == {"mqtt": {"target": "127.0.0.1:1", "connected": False, "backlog": 1},
+                                      "webhooks": {"carers": {"backlog": 1}}}

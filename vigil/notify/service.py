@@ -83,6 +83,13 @@ class Notifications:
         for notifier in notifiers:
             notifier.join(deadline - time.monotonic())
 
+    def status(self) -> dict[str, Any]:
+        """What ``/healthz`` may report: MQTT connected or not, and what waits, per notifier."""
+        webhooks = {name: {"backlog": hook.pending_count()} for name, hook in self.webhooks.items()}
+        mqtt = None if self.mqtt is None else {"target": self.mqtt.target, "connected": self.mqtt.connected.is_set(),
+                                               "backlog": self.mqtt.pending_count()}
+        return {"mqtt": mqtt, "webhooks": webhooks}
+
     def describe(self) -> str:
         """One line for the log (no credentials, no URLs)."""
         parts = []
