@@ -179,3 +179,18 @@ def test_the_listener_never_raises_and_skips_what_is_not_an_incident():
     assert len(notifications.mqtt.backlog) == len(notifications.webhooks["carers"].backlog) == 1
     assert notifications.status() == {"mqtt": {"target": "127.0.0.1:1", "connected": False, "backlog": 1},
                                       "webhooks": {"carers": {"backlog": 1}}}
+
+
+def test_from_a_loaded_site_file_object():
+    from types import SimpleNamespace
+
+    from vigil.notify.config import notify_config_from_site
+
+    site = SimpleNamespace(mqtt={}, webhooks=[hook()],
+                           cameras={"door": SimpleNamespace(notify={"webhooks": ["carers"], "mqtt": False}),
+                                    "hall": SimpleNamespace(notify={})})
+    config = notify_config_from_site(site, "site.toml")
+    assert config.mqtt is None and [h.name for h in config.webhooks] == ["carers"]
+    assert config.camera("door").mqtt is False and config.camera("hall").webhooks is None
+    defaults_only = SimpleNamespace(mqtt={"enabled": True}, webhooks=[], cameras={})
+    assert notify_config_from_site(defaults_only).mqtt == MqttConfig()

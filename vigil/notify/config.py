@@ -208,6 +208,22 @@ def notify_config_from_mapping(data: Mapping[str, Any], where: str = "config") -
         raise ConfigError(f"{where}: {_describe(exc, data)}") from None
 
 
+def notify_config_from_site(site: Any, where: str = "config") -> NotifyConfig:
+    """The same from a loaded site file object (``vigil.config.SiteConfig``: ``.mqtt`` a table,
+    ``.webhooks`` a list, ``.cameras`` name -> camera with a ``.notify`` table). An empty ``mqtt``
+    table counts as absent (the loader's default), so write ``enabled = true`` for an ``[mqtt]`` of
+    defaults only.
+
+    Raises:
+        ConfigError: naming the file, the table and the key.
+    """
+    cameras = {name: {"notify": dict(getattr(camera, "notify", None) or {})}
+               for name, camera in (getattr(site, "cameras", None) or {}).items()}
+    data = {"mqtt": dict(site.mqtt) if getattr(site, "mqtt", None) else None,
+            "webhooks": [dict(hook) for hook in getattr(site, "webhooks", None) or ()], "cameras": cameras}
+    return notify_config_from_mapping(data, where)
+
+
 def _describe(exc: ValidationError, data: Mapping[str, Any]) -> str:
     messages = []
     for error in exc.errors():
