@@ -38,6 +38,18 @@ def incident(type_: str, seq: int, camera: str = "door", kind: str = "fall", sev
             "details": {"track": 3}, "snapshot": f"/events/{event_id}/snapshot.jpg", "clip": None}
 
 
+class Published:
+    """An incident as ``EventLog.publish`` takes it, whichever version: every key of the lifecycle
+    dict as an attribute (like ``detectors.base.Event``), and ``to_dict()`` giving the dict back."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.__dict__.update(data)
+        self._data = dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
 def reachable(host: str, port: int) -> bool:
     try:
         socket.create_connection((host, port), timeout=1).close()

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.integration.mqtt_helpers import DEFAULT_BROKER, incident, reachable, unique_prefix
+from tests.integration.mqtt_helpers import DEFAULT_BROKER, Published, incident, reachable, unique_prefix
 from vigil.notify.config import notify_config_from_mapping
 from vigil.notify.service import Notifications
 from vigil.stream.events import EventLog
@@ -29,17 +29,6 @@ pytestmark = pytest.mark.integration
 EVENTS = 2000
 ROUNDS = 3
 SECRET = "0f3a9c1e5b7d2468ace13579bdf02468"
-
-
-class _Incident:
-    """What EventLog.publish needs of an event; ``to_dict`` is the incident lifecycle dict."""
-
-    def __init__(self, seq: int) -> None:
-        self.data = incident("update", seq)
-        self.camera, self.kind, self.seq, self.details = "door", "fall", seq, self.data["details"]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.data)
 
 
 class _NoStore:
@@ -86,7 +75,7 @@ def _receiver(hang: threading.Event | None) -> ThreadingHTTPServer:
     return server
 
 
-def _publish_times(log: EventLog, events: list[_Incident]) -> list[float]:
+def _publish_times(log: EventLog, events: list[Published]) -> list[float]:
     times = []
     for event in events:
         started = time.perf_counter()
@@ -104,7 +93,7 @@ def _measure(config: dict[str, Any] | None) -> list[float]:
         log.subscribe(notifications)
         notifications.start()
     try:
-        return _publish_times(log, [_Incident(seq) for seq in range(EVENTS)])
+        return _publish_times(log, [Published(incident("update", seq)) for seq in range(EVENTS)])
     finally:
         if notifications is not None:
             notifications.stop(drain=0.5)

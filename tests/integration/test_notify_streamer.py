@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.conftest import unavailable
 from tests.integration.mqtt_helpers import (
     DEFAULT_BROKER,
+    Published,
     Subscriber,
     clear_retained,
     incident,
@@ -27,17 +28,6 @@ from vigil.stream.events import SqliteEventStore
 from vigil.stream.service import attach_notifications
 
 pytestmark = pytest.mark.integration
-
-
-class _Incident:
-    """An event as EventLog.publish takes it; ``to_dict`` is the incident lifecycle dict."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-        self.camera, self.kind, self.seq, self.details = data["camera"], data["kind"], data["seq"], data["details"]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.data)
 
 
 def samples(core: StreamCore) -> dict[tuple[str, str, str], float]:
@@ -76,7 +66,7 @@ def test_an_event_of_the_core_reaches_mqtt_and_a_webhook_and_metrics_count_it():
     try:
         # When the core's event log publishes an incident (as the rules do on the processing thread)
         event = incident("new", 10)
-        core.events.publish(_Incident(event))  # type: ignore[arg-type]
+        core.events.publish(Published(event))  # type: ignore[arg-type]
         # Then MQTT and the webhook have it, and /metrics says so
         assert json.loads(subscriber.wait_for(1)[0][1]) == {"type": "new", "event": event}
         wait_until(lambda: len(bodies) == 1, 10, "the webhook")
