@@ -61,8 +61,6 @@ def test_the_corridor_fall_is_one_alert_on_mqtt_and_webhook(vigil_env, tmp_path)
                               env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
         events = json.loads(report.read_text())["events"]
-        if not any("type" in event for event in events):
-            pytest.xfail("the incident lifecycle (events-core, issue 8 section 1) is not merged: events have no type")
         falls = [(e["type"], e["seq"]) for e in events if e["kind"] == "fall"]
         assert [kind for kind, _ in falls].count("new") == 1, falls  # one incident, one alert
         # Then MQTT carried exactly the incident's lifecycle messages, in order, and nothing else of it
