@@ -38,12 +38,36 @@ ensure_services() {
             rabbitmq-server -detached
         fi
     fi
+    ensure_mosquitto || true  # the MQTT tests skip without it (and fail with CI=true)
     local waited=0
     until (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; do
         if [ "$waited" -ge 60 ]; then
             echo "!! RabbitMQ (5672) or Redis (6379) is not reachable on 127.0.0.1" >&2
             return 1
         fi
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
+
+# Mosquitto on 127.0.0.1:1883 for the MQTT notification tests: installed in CI if missing
+# (Debian's package), started in the background (`mosquitto -d`: loopback only) if not running.
+ensure_mosquitto() {
+    if (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+        return 0
+    fi
+    if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ] && [ "${CI:-}" = "true" ]; then
+        echo "==> installing mosquitto" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null
+    fi
+    local binary
+    binary="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+    [ -x "$binary" ] || return 1
+    echo "==> starting Mosquitto" >&2
+    "$binary" -d
+    local waited=0
+    until (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; do
+        [ "$waited" -ge 10 ] && return 1
         sleep 1
         waited=$((waited + 1))
     done

@@ -393,7 +393,7 @@ def run(ctx: click.Context, sources: tuple[str, ...], config: Path | None, algor
         result = run_embedded(
             settings, _named_sources(ctx, sources), fps=fps, max_frames=max_frames, loop=loop, fast=fast,
             host=host, port=None if no_http else port, workers=workers, stop=stop, record=report is not None,
-            site=site, auth=auth,
+            site=site, auth=auth, notify=site_file.notifications() if site_file else None,
         )
     except VigilError as exc:
         _fail(exc)

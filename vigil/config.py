@@ -35,6 +35,7 @@ from vigil.rates import DEFAULT_RATES
 from vigil.settings import CONFIG_ENV, SITE_TABLES, Settings
 
 if TYPE_CHECKING:
+    from vigil.notify.config import NotifyConfig
     from vigil.stream.auth import AuthConfig
 
 DEFAULT_MOTION_THRESHOLD = 6.0
@@ -160,6 +161,16 @@ class SiteConfig(_Table):
 
         return AuthConfig.from_mapping(self.auth, self.where)
 
+    def notifications(self) -> NotifyConfig:
+        """``[mqtt]``, ``[[webhooks]]`` and each camera's ``notify`` table, validated.
+
+        Raises:
+            ConfigError: a bad key or value, naming the file, the table and the key.
+        """
+        from vigil.notify.config import notify_config_from_site
+
+        return notify_config_from_site(self, self.where)
+
 
 def load_site_config(
     path: str | os.PathLike[str],
@@ -192,7 +203,6 @@ def load_site_config(
         site = SiteConfig.model_validate({**data, "path": path, "settings": settings})
     except ValidationError as exc:
         raise ConfigError(_explain(where, exc)) from None
-    site.access()  # checked now, so `vigil config check` and every command refuse a bad [auth] alike
     webhooks = {hook.get("name") for hook in site.webhooks}
     for name, camera in site.cameras.items():
         _check_camera(where, name, camera, settings)
@@ -200,6 +210,8 @@ def load_site_config(
             if isinstance(hook, str) and hook not in webhooks:
                 raise ConfigError(f"{where}: [cameras.{name}.notify] webhooks: no [[webhooks]] named {hook!r}; "
                                   f"named: {', '.join(sorted(str(h) for h in webhooks if h)) or 'none'}")
+    site.access()  # checked now, so `vigil config check` and every command refuse a bad table alike
+    site.notifications()
     return site
 
 

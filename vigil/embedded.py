@@ -21,6 +21,7 @@ from vigil.app import create_app
 from vigil.capture.daemon import CaptureDaemon
 from vigil.capture.dispatch import FrameDispatcher
 from vigil.messages import CaptureStats
+from vigil.notify import NotifyConfig
 from vigil.settings import Settings
 from vigil.stats import summarize
 from vigil.stream.auth import AuthConfig
@@ -28,7 +29,7 @@ from vigil.stream.core import StreamCore
 from vigil.stream.events import SqliteEventStore
 from vigil.stream.recorder import MemoryRecorder
 from vigil.stream.results import BackendPoller
-from vigil.stream.service import StreamService
+from vigil.stream.service import StreamService, attach_notifications
 
 if TYPE_CHECKING:
     from vigil.config import SiteConfig
@@ -65,15 +66,22 @@ def run_embedded(
     record: bool,
     site: SiteConfig | None = None,
     auth: AuthConfig | None = None,
+    notify: NotifyConfig | None = None,
 ) -> dict[str, Any]:
     """Run the whole pipeline in this process until the sources end or ``stop`` is set.
 
     With a ``site`` file, its cameras are run (with their rates, motion gating, masks,
-    zones and rule options) and ``sources`` must be empty.
+    zones and rule options) and ``sources`` must be empty. ``notify``: the notifications
+    (default: the site file's, else none).
 
     Returns:
         The report: every joined frame (if ``record``), events, latency statistics.
+
+    Raises:
+        ConfigError: a bad notification setting (before anything starts).
     """
+    if notify is None:
+        notify = site.notifications() if site is not None else NotifyConfig()
     settings = settings.replace(broker_url=EMBEDDED_BROKER, result_backend=EMBEDDED_BACKEND)
     app = create_app(settings)
     # The thread pool runs tasks through celery's *default* app, not the worker's.
@@ -90,7 +98,8 @@ def run_embedded(
     core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), recorder=recorder,
                       site=site)
     poller = BackendPoller(app.backend, core.pending_task_ids, core.on_result)
-    service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port, auth)
+    notifications = attach_notifications(core, notify, tuple(camera for camera, _ in sources))
+    service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port, auth, notifications)
     service.start()
 
     daemons = [

@@ -16,6 +16,7 @@ nothing outlives the test session even when a stop command fails.
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 import shutil
@@ -214,3 +215,55 @@ class PrivateRedis:
         if self._server is not None:
             _stop_process(self._server, 10)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PrivateMosquitto:
+    """``mosquitto -c CONF`` of our own on a free loopback port, in the foreground; stop and start it at will.
+
+    Persistence is on (in a private directory), so a persistent subscriber's session and its queued
+    QoS 1 messages survive a restart, as on a real site's broker.
+    """
+
+    def __init__(self, listener: str = "", settings: str = "allow_anonymous true") -> None:
+        """``listener``: lines for the listener (TLS files); ``settings``: global lines (password_file)."""
+        self.base = Path(tempfile.mkdtemp(prefix="vigil-mosquitto-"))
+        self.port = free_port()
+        self.log_path = self.base / "server.out"
+        self.config = self.base / "mosquitto.conf"
+        # user: run as whoever we are (as root, mosquitto would switch to "mosquitto", which can read
+        # none of our private files and could not save its persistence file)
+        self.config.write_text(
+            f"user {getpass.getuser()}\nper_listener_settings false\n{settings}\n"
+            f"persistence true\npersistence_location {self.base}/\n"
+            f"listener {self.port} 127.0.0.1\n{listener}\n"
+        )
+        self._server: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 10) -> None:
+        """Raises:
+            ServerUnavailable: mosquitto is not installed or does not listen.
+        """
+        binary = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if os.path.exists(p)), None)
+        if binary is None:
+            raise ServerNotInstalled("mosquitto is not installed (needed for the MQTT tests)")
+        with open(self.log_path, "ab") as log:
+            self._server = subprocess.Popen([binary, "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, cwd=self.base)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._server.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        reason = f"private mosquitto on port {self.port} did not start:\n{_tail(self.log_path)}"
+        self.stop(remove=True)
+        raise ServerUnavailable(reason)
+
+    def stop(self, remove: bool = False) -> None:
+        """Stop the broker (SIGTERM: it saves its persistence file); ``remove`` also deletes its files."""
+        if self._server is not None:
+            _stop_process(self._server, 10)
+            self._server = None
+        if remove:
+            shutil.rmtree(self.base, ignore_errors=True)

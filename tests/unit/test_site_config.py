@@ -65,7 +65,7 @@ host = "127.0.0.1"
 [[webhooks]]
 name = "carers"
 url = "https://example.org/hook"
-secret = "s3cret"
+secret = "s3cret-s3cret-s3cret"
 [auth.users.alice]
 password_hash = "$argon2id$xyz"
 """)
@@ -163,14 +163,14 @@ def test_config_check_exits_0_or_78_with_the_message(tmp_path):
 
 def test_vigil_settings_shows_the_cameras_with_secrets_redacted(tmp_path):
     path = site_file(tmp_path, '[vigil]\nbroker_url = "amqp://vigil:hunter2@rabbit//"\n' + DOOR +
-                     '[[webhooks]]\nname = "carers"\nsecret = "s3cret"\n')
+                     '[[webhooks]]\nname = "carers"\nurl = "https://h/x"\nsecret = "s3cret-s3cret-s3cret"\n')
     result = CliRunner().invoke(main, ["settings", "--config", str(path)], env={"VIGIL_CONFIG": None})
     assert result.exit_code == 0, result.output
     assert "hunter2" not in result.output and "s3cret" not in result.output and ":pw@" not in result.output
     site = json.loads(result.output[result.output.index("{"):])
     assert site["cameras"]["door"]["source"] == "rtsp://user:***@10.0.0.5/stream"
     assert site["cameras"]["door"]["algorithms"] == DEFAULT_RATES
-    assert site["webhooks"] == [{"name": "carers", "secret": "***"}]
+    assert site["webhooks"] == [{"name": "carers", "url": "https://h/x", "secret": "***"}]
 
 
 def test_the_configuration_doc_lists_every_key():

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from vigil.errors import ConfigError
+from vigil.notify import Notifications, NotifyConfig
 from vigil.settings import Settings
 from vigil.stream.access import Access
 from vigil.stream.auth import AuthConfig
@@ -46,14 +47,16 @@ class Input(Protocol):
 
 
 class StreamService:
-    """Runs a :class:`StreamCore`, its inputs and (unless ``port`` is None) the HTTP server.
+    """Runs a :class:`StreamCore`, its inputs, its notifiers (if any) and (unless ``port`` is None) the HTTP server.
 
     ``auth`` (the ``[auth]`` table) sets the login, the Host allow-list and HTTPS.
     """
 
     def __init__(self, core: StreamCore, inputs: dict[str, Input], host: str = "127.0.0.1",
-                 port: int | None = 8080, auth: AuthConfig | None = None) -> None:
+                 port: int | None = 8080, auth: AuthConfig | None = None,
+                 notifications: Notifications | None = None) -> None:
         self.core = core
+        self.notifications = notifications
         self.inputs = inputs
         self.host = host
         self.port = port
@@ -82,6 +85,8 @@ class StreamService:
         """
         if self.port is not None and self.auth.tls_cert is not None and self.auth.tls_key is not None:
             self._ssl = server_ssl_context(self.auth.tls_cert, self.auth.tls_key)  # before any thread starts
+        if self.notifications is not None:
+            self.notifications.start()  # its own threads; a broker that is down only fills a backlog
         self._spawn("stream-core", self.core.run, self.stop_event)
         for name, source in self.inputs.items():
             self._spawn(f"stream-{name}", source.run, self.stop_event)
@@ -107,6 +112,8 @@ class StreamService:
             thread.join(timeout=5)
         if not any(thread.is_alive() for thread in self._threads):
             self.core.finish()  # incidents that cleared get their end; the rules are ours alone now
+        if self.notifications is not None:
+            self.notifications.stop()  # after the core: the last events are queued by now
         self.core.events.store.close()
         if self.core.queues is not None:
             self.core.queues.close()
@@ -170,13 +177,29 @@ def event_store_for(settings: Settings) -> EventStore:
     return SqliteEventStore(settings.events_db, settings.events_maxlen)
 
 
+def attach_notifications(core: StreamCore, config: NotifyConfig,
+                         cameras: tuple[str, ...] = ()) -> Notifications | None:
+    """The site's notifiers, subscribed to the core's events and counted in its ``/metrics``; None if none."""
+    if not config.enabled:
+        return None
+    notifications = Notifications(config, core.metrics.registry, snapshot_of=getattr(core.events, "snapshot", None),
+                                  cameras=cameras or tuple(config.cameras))
+    core.events.subscribe(notifications)
+    return notifications
+
+
 def distributed_streamer(settings: Settings, host: str, port: int | None,
                          recorder: Recorder | None = None, site: SiteConfig | None = None,
                          auth: AuthConfig | None = None) -> StreamService:
     """The ``vigil stream`` service: feed from the broker, results from the backend.
 
-    ``site``: the site file, for each camera's rule options and zones; ``auth``: who may log in.
+    ``site``: the site file, for each camera's rule options, zones and notifications;
+    ``auth``: who may log in.
+
+    Raises:
+        ConfigError: a bad notification setting.
     """
+    notify = site.notifications() if site is not None else NotifyConfig()
     queues = QueueProbe(settings.broker_url, settings.algorithms) if _is_amqp(settings.broker_url) else None
     core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues, site=site)
     inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed, core.feed_undecodable))}
@@ -186,7 +209,7 @@ def distributed_streamer(settings: Settings, host: str, port: int | None,
         from vigil.app import create_app
 
         inputs["results"] = BackendPoller(create_app(settings).backend, core.pending_task_ids, core.on_result)
-    return StreamService(core, inputs, host, port, auth)
+    return StreamService(core, inputs, host, port, auth, attach_notifications(core, notify))
 
 
 def _is_amqp(url: str) -> bool:
