@@ -20,7 +20,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.integration.conftest import IN_CI
+from tests.integration.conftest import (  # noqa: F401 (fixtures the live tests use)
+    IN_CI,
+    clean,
+    services,
+    spawn,
+    streamer,
+    vigil_env,
+    worker,
+)
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
 from vigil.stream.events import SqliteEventStore

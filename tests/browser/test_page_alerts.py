@@ -31,7 +31,7 @@ def events(clip_file) -> FixtureEvents:
 
 
 @pytest.fixture
-def streamer(events) -> Iterator[InProcessStreamer]:
+def app_streamer(events) -> Iterator[InProcessStreamer]:
     with InProcessStreamer([events.middleware]) as running:
         show_frame(running, "door", 1)
         yield running
@@ -48,7 +48,7 @@ def texts(page: Any, selector: str) -> list[str]:
     return [text.strip() for text in page.locator(selector).all_text_contents()]
 
 
-def test_an_open_incident_is_a_card_whose_snapshot_loads_and_whose_clip_plays(page, streamer, events, artifacts):
+def test_an_open_incident_is_a_card_whose_snapshot_loads_and_whose_clip_plays(page, app_streamer, events, artifacts):
     # Given an open critical fall, an older open warning, and one that ended
     now = time.time()
     events.add(incident("evt_old_warning", "hall", "looking_away", "warning", start=now - 7200))
@@ -57,7 +57,7 @@ def test_an_open_incident_is_a_card_whose_snapshot_loads_and_whose_clip_plays(pa
     events.add(incident("evt_ended", "door", "drowsy", "info", start=now - 600, end=now - 590))
 
     # When the page opens
-    page.goto(streamer.url)
+    page.goto(app_streamer.url)
 
     # Then the open incidents are cards, the most severe first, with camera, kind and "time ago"
     page.wait_for_selector("#open li.card[data-id='evt_fall']")
@@ -96,9 +96,9 @@ def test_an_open_incident_is_a_card_whose_snapshot_loads_and_whose_clip_plays(pa
     assert page.console_errors == []
 
 
-def test_a_live_event_appears_and_clears_without_reload(page, streamer, events, artifacts):
+def test_a_live_event_appears_and_clears_without_reload(page, app_streamer, events, artifacts):
     # Given the page open with no incident
-    page.goto(streamer.url)
+    page.goto(app_streamer.url)
     page.wait_for_selector("#live-status[data-state='live']")
     assert page.locator("#no-open").is_visible()
 
@@ -117,13 +117,13 @@ def test_a_live_event_appears_and_clears_without_reload(page, streamer, events, 
     page.screenshot(path=str(artifacts / "after-end.png"), full_page=True)
 
 
-def test_history_filters_by_camera_and_kind(page, streamer, events):
+def test_history_filters_by_camera_and_kind(page, app_streamer, events):
     now = time.time()
     events.add(incident("evt_door_fall", "door", "fall", start=now - 300, end=now - 290))
     events.add(incident("evt_hall_fall", "hall", "fall", start=now - 200, end=now - 190))
     events.add(incident("evt_hall_drowsy", "hall", "drowsy", start=now - 100, end=now - 95))
     events.add(incident("evt_last_week", "hall", "drowsy", start=now - 3 * 86400, end=now - 3 * 86400 + 5))
-    page.goto(streamer.url)
+    page.goto(app_streamer.url)
 
     def rows() -> list[str | None]:
         return [row.get_attribute("data-id") for row in page.locator("#history li").all()]
@@ -140,16 +140,16 @@ def test_history_filters_by_camera_and_kind(page, streamer, events):
     assert rows() == ["evt_hall_drowsy", "evt_last_week"]
 
 
-def test_html_in_camera_names_and_event_details_is_shown_as_text(page, streamer, events, artifacts):
+def test_html_in_camera_names_and_event_details_is_shown_as_text(page, app_streamer, events, artifacts):
     # Given an event and a camera whose strings are markup (camera names are validated by the
-    # streamer; this listing comes from a fixture to prove the page does not rely on it)
+    # live; this listing comes from a fixture to prove the page does not rely on it)
     events.add(incident("evt_evil", EVIL, "fall", "critical", details={"<b>note</b>": EVIL}))
 
     page.route("**/cameras", lambda route: route.fulfill(json={"cameras": [{
         "name": EVIL, "capture": {"state": "streaming"}, "latest_seq": 1, "latest_latency": 0.05,
         "latest_missing": [EVIL], "latest_errors": []}]}))
 
-    page.goto(streamer.url)
+    page.goto(app_streamer.url)
     page.wait_for_selector("#open li.card[data-id='evt_evil']")
     page.wait_for_selector(".tile .tile-warning:visible")
     page.click("#open li.card[data-id='evt_evil']")

@@ -1,7 +1,7 @@
 """The streamer's HTTP API and live views (aiohttp).
 
 GET /                        the page people watch (vigil/stream/page.py, files in static/)
-GET /cameras                 cameras as JSON
+GET /cameras                 cameras as JSON, and when this streamer started
 GET /cameras/{name}/mjpeg    multipart/x-mixed-replace stream of annotated frames
 GET /cameras/{name}/latest.jpg
 GET /cameras/{name}/results  the latest joined results (JSON)
@@ -44,6 +44,7 @@ HealthCheck = Callable[[], dict[str, bool]]
 CORE = web.AppKey("core", StreamCore)
 HEALTH: web.AppKey[HealthCheck] = web.AppKey("health")
 GUARD = web.AppKey("guard", ConnectionGuard)
+STARTED = web.AppKey("started", float)  # when this server was created: a new value means a restart
 
 
 def mjpeg_part(jpeg: bytes, headers: dict[str, str] | None = None, boundary: str = BOUNDARY) -> bytes:
@@ -124,6 +125,7 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
     app[CORE] = core
     app[HEALTH] = health
     app[GUARD] = guard
+    app[STARTED] = time.time()
 
     async def on_startup(app: web.Application) -> None:
         hub = app[HUB] = Hub(asyncio.get_running_loop())
@@ -167,7 +169,9 @@ def _view(request: web.Request) -> CameraView:
 
 
 async def cameras(request: web.Request) -> web.Response:
-    return web.json_response({"cameras": [view.listing() for view in request.app[CORE].views.all()]})
+    # "started" changes when the streamer restarts: the page then re-requests its live views.
+    return web.json_response({"cameras": [view.listing() for view in request.app[CORE].views.all()],
+                              "started": request.app[STARTED]})
 
 
 async def mjpeg(request: web.Request) -> web.StreamResponse:

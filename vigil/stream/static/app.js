@@ -176,7 +176,14 @@ class Tile {
   connect() {
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.connectedAt = Date.now();
     this.img.src = this.url();
+  }
+
+  lostByServer(camera) {
+    // The streamer counts no viewer of this camera although we hold its stream: the connection
+    // died without an error event (Chromium keeps showing the last frame). Give it time to count us.
+    return camera.viewers === 0 && Date.now() - this.connectedAt > STALL_AFTER_S * 1000;
   }
 
   broken() {
@@ -220,7 +227,7 @@ class Tile {
     this.root.dataset.state = state;
     this.stateBadge.textContent = state;
     const latency = camera.latest_latency;
-    this.latency.textContent = Number.isFinite(latency) ? `${Math.round(latency * 1000)} ms` : "";
+    this.latency.textContent = state === "streaming" && Number.isFinite(latency) ? `${Math.round(latency * 1000)} ms` : "";
     this.latency.title = "Capture to display latency of the latest frame";
     this.warning.textContent = warnings.join(" ");
     this.warning.hidden = warnings.length === 0;
@@ -235,10 +242,11 @@ class Tile {
 }
 
 async function pollCameras() {
-  let cameras;
+  let cameras, body;
   try {
-    const {ok, body} = await getJSON("/cameras");
-    if (!ok || !body || !Array.isArray(body.cameras)) throw new Error("bad /cameras answer");
+    const answer = await getJSON("/cameras");
+    body = answer.body;
+    if (!answer.ok || !body || !Array.isArray(body.cameras)) throw new Error("bad /cameras answer");
     cameras = body.cameras;
   } catch (error) {
     if (streamer.reachable) {
@@ -248,8 +256,10 @@ async function pollCameras() {
     }
     return;
   }
-  const cameBack = !streamer.reachable;
+  // Back after an outage, or a new streamer process: every live view must be asked for again.
+  const cameBack = !streamer.reachable || (streamer.started !== undefined && body.started !== streamer.started);
   streamer.reachable = true;
+  streamer.started = body.started;
   if (cameBack) pollHealth();
   const seen = new Set();
   for (const camera of cameras) {
@@ -261,8 +271,8 @@ async function pollCameras() {
       tiles.set(name, tile);
       insertSorted($("grid"), tile.root, name);
       addCameraOption(name);
-    } else if (cameBack || tile.streamBroken) {
-      tile.connect();  // the streamer is back: ask for the live view again now
+    } else if (cameBack || tile.streamBroken || tile.lostByServer(camera)) {
+      tile.connect();  // the streamer is back, or lost our stream: ask for the live view again now
     }
     tile.update(camera);
   }
