@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.browser.conftest import InProcessStreamer
 from tests.browser.fixture_events import FixtureEvents, incident, make_clip
 from tests.helpers import feed_frame
