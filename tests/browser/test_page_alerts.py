@@ -18,6 +18,8 @@ from tests.browser.fixture_events import FixtureEvents, incident, make_clip
 from tests.helpers import feed_frame
 from vigil.messages import DetectionResult, TaskRef
 
+pytestmark = pytest.mark.browser
+
 EVIL = '<img src=x onerror="window.__pwned=1">'
 
 

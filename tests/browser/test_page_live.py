@@ -16,7 +16,7 @@ import requests
 from tests.integration.conftest import free_port, start_worker, vigil
 from vigil.bench.processes import BenchProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 FPS = "5"  # enough to see frames move; little CPU on a shared machine
 

@@ -10,6 +10,7 @@ const STALL_AFTER_S = 8;          // no new frame for this long: the tile says s
 const RETRY_MIN_MS = 500;         // MJPEG retry backoff: full jitter, capped
 const RETRY_MAX_MS = 8000;
 const PAGE_SIZE = 50;
+const FORGET_AFTER_S = 60;        // a camera the streamer no longer lists (it restarted) keeps its tile this long
 
 const SEVERITY_ORDER = {critical: 0, warning: 1, info: 2};
 const KIND_NAMES = {fall: "Fall", drowsy: "Drowsy", looking_away: "Looking away", distress: "Distress"};
@@ -213,7 +214,7 @@ class Tile {
     const capture = camera.capture || {};
     let state = STATES[capture.state] || "reconnecting";
     const warnings = [];
-    if (!streamer.reachable || this.streamBroken) state = "reconnecting";
+    if (!streamer.reachable || this.streamBroken || this.unlistedSince) state = "reconnecting";
     const missing = camera.latest_missing || [];
     const errors = camera.latest_errors || [];
     if (missing.length) {
@@ -224,6 +225,7 @@ class Tile {
       warnings.push(`No new frame for ${Math.round(this.stalledFor())} s.`);
     }
     if (capture.state === "failed" && capture.error) warnings.push(`Camera failed: ${capture.error}`);
+    if (this.unlistedSince && streamer.reachable) warnings.push("The streamer has no frame from this camera yet.");
     this.root.dataset.state = state;
     this.stateBadge.textContent = state;
     const latency = camera.latest_latency;
@@ -277,7 +279,11 @@ async function pollCameras() {
     tile.update(camera);
   }
   for (const [name, tile] of tiles) {
-    if (!seen.has(name)) { tile.remove(); tiles.delete(name); }
+    if (seen.has(name)) { tile.unlistedSince = null; continue; }
+    // Not listed: a restarted streamer has not seen this camera yet, or it is gone for good.
+    tile.unlistedSince = tile.unlistedSince || Date.now();
+    if (Date.now() - tile.unlistedSince > FORGET_AFTER_S * 1000) { tile.remove(); tiles.delete(name); }
+    else tile.render();
   }
   $("no-cameras").hidden = tiles.size > 0;
 }
@@ -433,13 +439,14 @@ function onLiveEvent(event) {
   if (detail.id === incident.id) openDetail(incident.id, false);
 }
 
-function listen() {
+function listen(attempt = 0) {
   const source = new EventSource("/events");  // resumes from Last-Event-ID by itself
-  let lost = false;
+  let lost = attempt > 0;
   source.addEventListener("event", (message) => {
     try { onLiveEvent(JSON.parse(message.data)); } catch (error) { console.warn("bad event", error); }
   });
   source.addEventListener("open", () => {
+    attempt = 0;
     $("live-status").textContent = "Live";
     $("live-status").dataset.state = "live";
     if (lost) { lost = false; loadOpen(); loadHistory(); }  // catch up on what the outage hid
@@ -448,6 +455,11 @@ function listen() {
     lost = true;
     $("live-status").textContent = "Live updates reconnecting…";
     $("live-status").dataset.state = "reconnecting";
+    if (source.readyState === EventSource.CLOSED) {
+      // The browser gave up (an error status while the streamer restarts): start a new one.
+      const cap = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt);
+      setTimeout(() => listen(attempt + 1), RETRY_MIN_MS / 2 + Math.random() * cap);
+    }
   });
 }
 
