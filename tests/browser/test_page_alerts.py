@@ -165,3 +165,22 @@ def test_html_in_camera_names_and_event_details_is_shown_as_text(page, app_strea
     facts = dict(zip(texts(page, "#detail-facts dt"), texts(page, "#detail-facts dd"), strict=True))
     assert facts["<b>note</b>"] == EVIL
     page.screenshot(path=str(artifacts / "escaped.png"), full_page=True)
+
+
+def test_an_open_detail_shows_the_clip_once_it_is_written(page, app_streamer, events):
+    # Given an incident whose clip is not written yet
+    events.add(incident("evt_fresh", "door", "fall", "warning", start=time.time() - 2, clip=False))
+    page.goto(app_streamer.url)
+    page.click("#open li.card[data-id='evt_fresh']")
+    page.wait_for_selector("#detail-noclip:visible")
+    assert page.locator("#detail-clip").is_hidden()
+    assert page.locator("#detail-snapshot").is_visible()  # the snapshot stands in meanwhile
+
+    # When the stream side writes it (no live message says so)
+    for stored in events.log:
+        stored["clip"] = "/events/evt_fresh/clip.webm"
+
+    # Then the open detail finds it and it plays
+    page.wait_for_selector("#detail-clip:visible", timeout=10_000)
+    assert page.locator("#detail-noclip").is_hidden()
+    page.wait_for_function("document.getElementById('detail-clip').readyState >= 2", timeout=15_000)

@@ -10,6 +10,7 @@ const STALL_AFTER_S = 8;          // no new frame for this long: the tile says s
 const RETRY_MIN_MS = 500;         // MJPEG retry backoff: full jitter, capped
 const RETRY_MAX_MS = 8000;
 const PAGE_SIZE = 50;
+const CLIP_POLL_MS = 3000;        // an open detail without its clip yet asks again this often
 const FORGET_AFTER_S = 60;        // a camera the streamer no longer lists (it restarted) keeps its tile this long
 
 const SEVERITY_ORDER = {critical: 0, warning: 1, info: 2};
@@ -465,7 +466,7 @@ function listen(attempt = 0) {
 
 // ---------------------------------------------------------------- detail dialog
 
-const detail = {id: null};
+const detail = {id: null, timer: null};
 
 async function openDetail(id, show = true) {
   detail.id = id;
@@ -477,6 +478,11 @@ async function openDetail(id, show = true) {
   } catch (error) { /* show what we have */ }
   fillDetail(incident);
   if (show && !dialog.open) dialog.showModal();
+  // The clip is written a few seconds after the incident starts: look again until it is there.
+  clearTimeout(detail.timer);
+  if (!localUrl(incident.clip)) {
+    detail.timer = setTimeout(() => { if (detail.id === id && $("detail").open) openDetail(id, false); }, CLIP_POLL_MS);
+  }
 }
 
 function fillDetail(incident) {
@@ -550,7 +556,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("filters").addEventListener("change", () => { historyNext = null; loadHistory(); });
   $("more").addEventListener("click", () => loadHistory(true));
   $("detail-ack").addEventListener("click", acknowledge);
-  $("detail").addEventListener("close", () => { detail.id = null; $("detail-clip").pause(); });
+  $("detail").addEventListener("close", () => {
+    detail.id = null;
+    clearTimeout(detail.timer);
+    $("detail-clip").pause();
+  });
   every(CAMERAS_EVERY_MS, pollCameras);
   every(HEALTH_EVERY_MS, pollHealth);
   setInterval(tick, 1000);
