@@ -56,7 +56,8 @@ def test_an_open_incident_is_a_card_whose_snapshot_loads_and_whose_clip_plays(pa
     now = time.time()
     events.add(incident("evt_old_warning", "hall", "looking_away", "warning", start=now - 7200))
     events.add(incident("evt_fall", "door", "fall", "critical", start=now - 125,
-                        details={"down_for_s": 125.0, "track": 3, "lean": 84.2}))
+                        details={"down_for_s": 125.0, "track": 3, "lean": 84.2, "down_seq": 91,
+                                 "confidence": 0.87}))  # the score, said once
     events.add(incident("evt_ended", "door", "drowsy", "info", start=now - 600, end=now - 590))
 
     # When the page opens
@@ -81,10 +82,11 @@ def test_an_open_incident_is_a_card_whose_snapshot_loads_and_whose_clip_plays(pa
     page.wait_for_function("document.getElementById('detail-clip').readyState >= 2", timeout=15000)
     page.evaluate("document.getElementById('detail-clip').play()")
     page.wait_for_function("document.getElementById('detail-clip').currentTime > 0.3", timeout=15000)
-    facts = dict(zip(texts(page, "#detail-facts dt"), texts(page, "#detail-facts dd"), strict=True))
-    assert facts["Down for"] == "2 min 5 s" and facts["Lean"] == "84°" and facts["Confidence"] == "87 %"
+    facts = list(zip(texts(page, "#detail-facts dt"), texts(page, "#detail-facts dd"), strict=True))
+    assert facts == [("Camera", "door"), ("Severity", "critical"), ("Confidence", "87 %"), ("Down for", "2 min 5 s"),
+                     ("Track", "3"), ("Lean", "84°"), ("Down frame", "91")]
     assert texts(page, "#detail-updates li")[0].endswith("Started, severity critical, confidence 87 % "
-                                                          "(down for 2 min 5 s, track 3, lean 84°)")
+                                                          "(down for 2 min 5 s, track 3, lean 84°, down frame 91)")
     page.screenshot(path=str(artifacts / "detail.png"))
 
     # When it is acknowledged, the request says it comes from the page and the card shows it

@@ -84,8 +84,8 @@ function duration(seconds) {
 }
 
 function kindName(kind) { return KIND_NAMES[kind] || words(String(kind || "event")); }
-function words(key) {  // "down_for_s" -> "Down for" (the unit shows in the value)
-  const text = String(key).replace(/_s$/, "").replace(/_/g, " ");
+function words(key) {  // "down_for_s" -> "Down for" (the unit shows in the value); "down_seq" -> "Down frame"
+  const text = String(key).replace(/_s$/, "").replace(/(^|_)seq$/, "$1frame").replace(/_/g, " ");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
@@ -503,7 +503,10 @@ function fillDetail(incident) {
 
   const facts = [["Camera", String(incident.camera)], ["Severity", String(incident.severity || "info")],
                  ["Confidence", humanValue("score", incident.score)]];
-  for (const [key, value] of Object.entries(incident.details || {})) facts.push([words(key), humanValue(key, value)]);
+  for (const [key, value] of Object.entries(incident.details || {})) {
+    if (key === "confidence" || key === "score") continue;  // the incident's score says it once
+    facts.push([words(key), humanValue(key, value)]);
+  }
   $("detail-facts").replaceChildren(...facts.flatMap(([name, value]) => [el("dt", {text: name}), el("dd", {text: value})]));
 
   const updates = Array.isArray(incident.updates) ? incident.updates : [];
@@ -522,7 +525,8 @@ function describeUpdate(update) {
   const parts = [`${when}: ${what}`];
   if (update.severity) parts.push(`severity ${update.severity}`);
   if (Number.isFinite(update.score)) parts.push(`confidence ${Math.round(update.score * 100)} %`);
-  const details = Object.entries(update.details || {}).map(([k, v]) => `${words(k).toLowerCase()} ${humanValue(k, v)}`);
+  const details = Object.entries(update.details || {}).filter(([k]) => k !== "confidence" && k !== "score")
+    .map(([k, v]) => `${words(k).toLowerCase()} ${humanValue(k, v)}`);
   return parts.join(", ") + (details.length ? ` (${details.join(", ")})` : "");
 }
 
