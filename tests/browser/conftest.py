@@ -140,3 +140,9 @@ class InProcessStreamer:
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say where the screenshots are, whatever the outcome (they are the page's test artefacts)."""
+    if ARTIFACTS.is_dir() and any(ARTIFACTS.iterdir()):
+        terminalreporter.write_line(f"browser screenshots: {ARTIFACTS}/<test>/*.png")
