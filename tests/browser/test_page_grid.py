@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import InProcessStreamer
-from tests.helpers import feed_frame
+from tests.helpers import feed_frame, jpeg_bytes
 from vigil.messages import DetectionResult, TaskRef
 
 pytestmark = pytest.mark.browser
@@ -89,3 +89,22 @@ def test_a_stream_the_server_no_longer_counts_is_asked_again(page, frames):
     while len(requested) < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     assert len(requested) >= 2
+
+
+def test_a_live_view_whose_stream_ends_is_asked_again(page, frames):
+    # Given a first live view that ends after one frame (as when a streamer stops or drops a viewer)
+    requested = mjpeg_requests(page)
+    part = (b"--vigilframe\r\nContent-Type: image/jpeg\r\n\r\n" + jpeg_bytes(64, 48) + b"\r\n--vigilframe--\r\n")
+    page.route("**/mjpeg?*", lambda route: route.fulfill(
+        status=200, body=part, headers={"Content-Type": "multipart/x-mixed-replace; boundary=vigilframe"}),
+        times=1)
+    page.goto(frames.url)
+
+    # Then the page asks for it again by itself (Chromium keeps the last frame and fires no error:
+    # the streamer counting no viewer tells it), and streams
+    page.wait_for_selector(".tile[data-camera='door']")
+    started = time.monotonic()
+    while len(requested) < 2 and time.monotonic() < started + 20:
+        page.wait_for_timeout(100)
+    assert len(requested) >= 2
+    wait_streaming(page)

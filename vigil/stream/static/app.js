@@ -7,6 +7,7 @@
 const CAMERAS_EVERY_MS = 2000;
 const HEALTH_EVERY_MS = 5000;
 const STALL_AFTER_S = 8;          // no new frame for this long: the tile says so
+const VIEWER_GRACE_S = 5;         // time the streamer gets to count a new viewer
 const RETRY_MIN_MS = 500;         // MJPEG retry backoff: full jitter, capped
 const RETRY_MAX_MS = 8000;
 const PAGE_SIZE = 50;
@@ -185,7 +186,7 @@ class Tile {
   lostByServer(camera) {
     // The streamer counts no viewer of this camera although we hold its stream: the connection
     // died without an error event (Chromium keeps showing the last frame). Give it time to count us.
-    return camera.viewers === 0 && Date.now() - this.connectedAt > STALL_AFTER_S * 1000;
+    return camera.viewers === 0 && Date.now() - this.connectedAt > VIEWER_GRACE_S * 1000;
   }
 
   broken() {
@@ -196,6 +197,12 @@ class Tile {
     this.attempt += 1;
     this.retryTimer = setTimeout(() => this.connect(), RETRY_MIN_MS / 2 + Math.random() * cap);
     this.render();
+  }
+
+  checkImage() {
+    // A stream cut off without an error event leaves a broken image (naturalWidth 0): dead too.
+    if (this.retryTimer === null && this.img.complete && this.img.naturalWidth === 0
+        && Date.now() - this.connectedAt > 2000) this.broken();
   }
 
   update(camera) {
@@ -548,7 +555,7 @@ async function acknowledge() {
 
 function tick() {
   for (const node of document.querySelectorAll("time.ago")) node.textContent = ago(Number(node.dataset.time));
-  for (const tile of tiles.values()) tile.render();
+  for (const tile of tiles.values()) { tile.checkImage(); tile.render(); }
 }
 
 function every(ms, fn) {
