@@ -314,7 +314,7 @@ class BlinkRule:
 
 def marks(observation: BlinkObservation, summary: dict[str, Any]) -> list[Mark]:
     """Each face's eye aspect ratio; the main face in the alarm colour while its eyes stay closed."""
-    closed = bool(summary.get("eyes_closed"))
+    closed = bool(summary.get("eyes_closed") or summary.get("drowsy"))
     return [Mark.of(face.box, f"EAR {face.ear:.2f}", alert=closed and index == 0)
             for index, face in enumerate(observation.faces)]
 

@@ -214,11 +214,13 @@ class EmotionRule:
 
 
 def marks(observation: EmotionObservation, summary: dict[str, Any]) -> list[Mark]:
-    """Each face's expression; the main face shows the smoothed label."""
+    """Each face's expression; the main face shows the smoothed label (alarm colour while distressed)."""
+    distressed = bool(summary.get("distressed"))
     found = []
     for index, face in enumerate(observation.faces):
         label = str(summary["label"]) if index == 0 and summary.get("label") else face.label
-        found.append(Mark.of(face.box, f"{label} {face.probabilities.get(label, 0.0):.2f}"))
+        found.append(Mark.of(face.box, f"{label} {face.probabilities.get(label, 0.0):.2f}",
+                             alert=distressed and index == 0))
     return found
 
 
