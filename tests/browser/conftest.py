@@ -45,8 +45,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Chromium for this package's tests only: playwright's sync API keeps an asyncio loop running
+    in the main thread while it is started, which would break other tests' ``asyncio.run``."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         _unavailable(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium chromium-driver")
     try:
