@@ -59,3 +59,10 @@ def test_a_fall_becomes_an_alert_card_with_a_snapshot_and_a_clip_that_plays(
     page.evaluate("document.getElementById('detail-clip').play()")
     page.wait_for_function("document.getElementById('detail-clip').currentTime > 0.2", timeout=30_000)
     page.screenshot(path=str(artifacts / "fall-detail.png"))
+
+    # When it is acknowledged, the acknowledgement is stored: a new page load still shows it
+    event_id = page.locator(card).first.get_attribute("data-id")
+    page.click("#detail-ack")
+    page.wait_for_selector(f"#open li.card[data-id='{event_id}'] .acked")
+    page.reload()
+    page.wait_for_selector(f"li[data-id='{event_id}'] .acked")
