@@ -94,6 +94,7 @@ def test_an_open_incident_is_a_card_whose_snapshot_loads_and_whose_clip_plays(pa
     page.wait_for_selector("#open li.card[data-id='evt_fall'] .acked")
     assert [headers.get("X-Vigil-Request") for headers in events.acks] == ["1"]
     assert page.locator("#detail-ack").is_hidden()
+    page.screenshot(path=str(artifacts / "acknowledged.png"), full_page=True)
 
     # And no raw JSON is shown anywhere
     body = page.inner_text("body")

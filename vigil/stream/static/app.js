@@ -367,7 +367,7 @@ function historyRow(incident) {
     el("span", {class: "camera", text: String(incident.camera)}),
     el("span", {class: "span", text: span.slice(2)}),
   );
-  if (incident.acknowledged) item.append(el("span", {class: "acked", text: "acknowledged"}));
+  if (incident.acknowledged) item.append(el("span", {class: "acked", text: "✓", title: "Acknowledged", "aria-label": "acknowledged"}));
   item.addEventListener("click", () => openDetail(incident.id));
   return item;
 }
