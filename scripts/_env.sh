@@ -72,3 +72,20 @@ ensure_mosquitto() {
         waited=$((waited + 1))
     done
 }
+
+# Headless Chromium for the page's browser tests (tests/browser): Debian's packages, driven by
+# playwright with executable_path (never `playwright install`, which would download a browser).
+# Installs them when missing and we are root; returns non-zero if Chromium is still missing.
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        return 0
+    fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing chromium and chromium-driver (browser tests)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q chromium chromium-driver >/dev/null \
+            || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } \
+            || true
+    fi
+    [ -x /usr/bin/chromium ]
+}

@@ -69,7 +69,8 @@ def test_unknown_algorithm_suggests_the_nearest(typo: str, suggestion: str) -> N
 @pytest.mark.parametrize("name", ["fall", "emotion", "pose", "blink"])
 def test_each_algorithm_resolves_to_real_classes(name: str) -> None:
     spec = registry.get_spec(name)
-    for path in (spec.detector, spec.observation, spec.rule, spec.overlay):
+    for path in (spec.detector, spec.observation, spec.rule, spec.overlay, spec.marks):
+        assert path is not None
         assert registry.symbol_by_path(path) is not None
     rule = registry.create_rule(name, camera="c")
     assert rule.update(0, 0.0, None) == []
@@ -106,8 +107,15 @@ def test_importing_one_algorithm_loads_no_model_and_not_the_others() -> None:
 def test_overlays_draw_in_place(name: str, observation, summary: dict) -> None:
     import numpy as np
 
+    from vigil.stream.people import draw_people, group_people
+
     image = np.zeros((480, 640, 3), np.uint8)
     registry.draw_overlay(name, image, observation, summary)
+    (mark,) = registry.person_marks(name, observation, summary)  # the one body or face, labelled
+    assert mark.text
+    draw_people(image, group_people([mark]))
     assert image.any()
-    # An empty observation and an empty summary draw without error.
-    registry.draw_overlay(name, image, type(observation).from_dict({"width": 1, "height": 1}), {})
+    # An empty observation and an empty summary draw without error, and mark nobody.
+    empty = type(observation).from_dict({"width": 1, "height": 1})
+    registry.draw_overlay(name, image, empty, {})
+    assert registry.person_marks(name, empty, {}) == []

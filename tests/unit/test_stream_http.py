@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -168,9 +170,48 @@ def test_metrics_is_the_prometheus_exposition():
     serve(scenario)
 
 
-def test_index_page_is_served():
+def test_the_page_and_its_static_files_are_served():
     async def scenario(client: TestClient, core: StreamCore) -> None:
         response = await client.get("/")
-        assert response.status == 200 and "<title>Vigil</title>" in await response.text()
+        assert response.status == 200 and response.content_type == "text/html"
+        scripts = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', await response.text())
+        assert scripts == ["/static/app.css", "/static/app.js"]
+        for path, content_types in [("/static/app.css", {"text/css"}),
+                                    ("/static/app.js", {"text/javascript", "application/javascript"})]:
+            response = await client.get(path)
+            assert response.status == 200 and response.content_type in content_types, path
+            assert response.headers["Cache-Control"] == "no-cache"
+
+    serve(scenario)
+
+
+@pytest.mark.parametrize("path", ["/static/../http.py", "/static/%2e%2e/http.py", "/static/..%2fhttp.py",
+                                  "/static/missing.js", "/static/"])
+def test_static_files_never_leave_their_folder(path):
+    async def scenario(client: TestClient, core: StreamCore) -> None:
+        response = await client.get(path)
+        assert response.status in (403, 404), path
+        assert "import" not in await response.text()
+
+    serve(scenario)
+
+
+def test_cameras_say_which_results_are_missing_and_when_the_streamer_started():
+    async def scenario(client: TestClient, core: StreamCore) -> None:
+        first = await (await client.get("/cameras")).json()
+        (door,) = first["cameras"]
+        assert (door["latest_missing"], door["latest_errors"]) == ([], [])
+        # a frame whose pose result never comes, and whose blink result is an error
+        core.on_feed(feed_frame(5, ("fall", "pose", "blink")))
+        core.on_result(TaskRef("door", 1, 5, "fall"), DetectionResult(
+            camera="door", session=1, seq=5, algorithm="fall", status="ok",
+            observation={"width": 32, "height": 24, "people": []}))
+        core.on_result(TaskRef("door", 1, 5, "blink"), DetectionResult(
+            camera="door", session=1, seq=5, algorithm="blink", status="error", error="bad frame"))
+        core.process(now=time.time() + 60)  # past the result deadline
+        second = await (await client.get("/cameras")).json()
+        (door,) = second["cameras"]
+        assert (door["latest_seq"], door["latest_missing"], door["latest_errors"]) == (5, ["pose"], ["blink"])
+        assert second["started"] == first["started"] <= time.time()
 
     serve(scenario)

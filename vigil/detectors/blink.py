@@ -25,6 +25,7 @@ from vigil.detectors import _draw
 from vigil.detectors.base import Condition
 from vigil.detectors.eyes import EyeContourFinder, eye_aspect_ratio
 from vigil.detectors.faces import FaceFinder, FaceLandmarker
+from vigil.detectors.marks import Mark
 from vigil.detectors.options import BlinkOptions
 
 ALGORITHM = "blink"
@@ -311,10 +312,15 @@ class BlinkRule:
         }
 
 
+def marks(observation: BlinkObservation, summary: dict[str, Any]) -> list[Mark]:
+    """Each face's eye aspect ratio; the main face in the alarm colour while its eyes stay closed."""
+    closed = bool(summary.get("eyes_closed") or summary.get("drowsy"))
+    return [Mark.of(face.box, f"EAR {face.ear:.2f}", alert=closed and index == 0)
+            for index, face in enumerate(observation.faces)]
+
+
 def draw(image: np.ndarray, observation: BlinkObservation, summary: dict[str, Any]) -> None:
-    """Each face's box with its EAR; blink count and rate; a banner while eyes stay closed."""
-    for face in observation.faces:
-        _draw.box(image, face.box, f"EAR {face.ear:.2f}", row=-1)
+    """Blink count and rate; a banner while eyes stay closed (each face's EAR comes from ``marks``)."""
     _draw.label(
         image,
         f"blinks {summary.get('blinks', 0)}  {summary.get('blinks_per_minute', 0.0):.0f}/min",

@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from vigil.detectors import _draw
 from vigil.detectors._imaging import rotated_crop
 from vigil.detectors._runtime import TFLiteModel
 from vigil.detectors.base import Condition
 from vigil.detectors.faces import FaceBox, FaceFinder, FaceLandmarker
+from vigil.detectors.marks import Mark
 from vigil.detectors.options import EmotionOptions
 
 ALGORITHM = "emotion"
@@ -213,8 +213,16 @@ class EmotionRule:
         }
 
 
-def draw(image: np.ndarray, observation: EmotionObservation, summary: dict[str, Any]) -> None:
-    """Each face's box with its expression; the main face shows the smoothed label."""
+def marks(observation: EmotionObservation, summary: dict[str, Any]) -> list[Mark]:
+    """Each face's expression; the main face shows the smoothed label (alarm colour while distressed)."""
+    distressed = bool(summary.get("distressed"))
+    found = []
     for index, face in enumerate(observation.faces):
         label = str(summary["label"]) if index == 0 and summary.get("label") else face.label
-        _draw.box(image, face.box, f"{label} {face.probabilities.get(label, 0.0):.2f}")
+        found.append(Mark.of(face.box, f"{label} {face.probabilities.get(label, 0.0):.2f}",
+                             alert=distressed and index == 0))
+    return found
+
+
+def draw(image: np.ndarray, observation: EmotionObservation, summary: dict[str, Any]) -> None:
+    """Nothing beyond ``marks``: an expression belongs to one face."""

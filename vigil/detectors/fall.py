@@ -23,6 +23,7 @@ from vigil.detectors.base import Condition
 from vigil.detectors.bodies import BodyFinder
 from vigil.detectors.camera_motion import CameraMotion, thumbnail
 from vigil.detectors.fall_sequence import Completed, FallSequence, Seen, Thresholds
+from vigil.detectors.marks import BODY, Mark
 from vigil.detectors.options import FallOptions
 from vigil.detectors.tracking import Track, Tracker
 
@@ -230,12 +231,17 @@ class FallRule:
         }
 
 
+def marks(observation: FallObservation, summary: dict[str, Any]) -> list[Mark]:
+    """Each body with how far it leans; all in the alarm colour while a fall stands."""
+    fallen = bool(summary.get("fallen"))
+    return [Mark.of(person.box, f"lean {person.angle:.0f} ({person.score:.2f})", BODY, fallen)
+            for person in observation.people]
+
+
 def draw(image: np.ndarray, observation: FallObservation, summary: dict[str, Any]) -> None:
-    """Each person's box and body axis; a FALL banner while a fall stands."""
+    """Each body's axis (its box and label come from ``marks``); a FALL banner while a fall stands."""
     fallen = bool(summary.get("fallen"))
     for person in observation.people:
-        color = _draw.RED if fallen else _draw.GREEN
-        _draw.box(image, person.box, f"lean {person.angle:.0f} ({person.score:.2f})", color)
         hips = (int(person.hips[0]), int(person.hips[1]))
         shoulders = (int(person.shoulders[0]), int(person.shoulders[1]))
         cv2.line(image, hips, shoulders, _draw.YELLOW, 2)

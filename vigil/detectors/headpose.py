@@ -21,6 +21,7 @@ from vigil.detectors import _draw
 from vigil.detectors._headgeometry import head_angles
 from vigil.detectors.base import Condition
 from vigil.detectors.faces import FaceFinder, FaceLandmarker
+from vigil.detectors.marks import Mark
 from vigil.detectors.options import HeadPoseOptions
 
 ALGORITHM = "pose"
@@ -173,10 +174,15 @@ class HeadPoseRule:
         }
 
 
+def marks(observation: HeadPoseObservation, summary: dict[str, Any]) -> list[Mark]:
+    """Each face's yaw and pitch; the main face in the alarm colour while it looks away."""
+    away = bool(summary.get("looking_away"))
+    return [Mark.of(face.box, f"yaw {face.yaw:+.0f} pitch {face.pitch:+.0f}", alert=away and index == 0)
+            for index, face in enumerate(observation.faces)]
+
+
 def draw(image: np.ndarray, observation: HeadPoseObservation, summary: dict[str, Any]) -> None:
-    """Each face's box with its angles, and an arrow showing where the main face points."""
-    for face in observation.faces:
-        _draw.box(image, face.box, f"yaw {face.yaw:+.0f} pitch {face.pitch:+.0f} roll {face.roll:+.0f}", row=1)
+    """An arrow showing where the main face points (its box and angles come from ``marks``)."""
     if observation.faces and summary.get("yaw") is not None:
         x, y, w, h = observation.faces[0].box
         centre = (x + w // 2, y + h // 2)

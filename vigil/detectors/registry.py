@@ -19,6 +19,7 @@ own through the ``vigil.detectors`` entry point group, each entry point naming a
         rule="vigil_mask.detector:MaskRule",
         overlay="vigil_mask.detector:draw",
         options="vigil_mask.detector:MaskOptions",  # optional: a pydantic model
+        marks="vigil_mask.detector:marks",  # optional
     )
 
 A new algorithm also needs its queue: add its name to ``VIGIL_ALGORITHMS`` so that
@@ -40,6 +41,7 @@ import numpy as np
 import pydantic
 
 from vigil.detectors.base import Detector, EventRule, Observation
+from vigil.detectors.marks import Mark
 from vigil.detectors.options import DEFAULT_COOLDOWN_S, RuleOptions
 from vigil.errors import ConfigError, DetectorError, UnknownDetectorError
 
@@ -56,9 +58,13 @@ class AlgorithmSpec:
         observation: the observation dataclass, with a ``from_dict`` classmethod.
         rule: an :class:`~vigil.detectors.base.EventRule` class, constructed with ``camera=``
             and, when ``options`` is set, ``options=`` (an instance of that model).
-        overlay: ``draw(image, observation, summary) -> None``, drawing in place.
+        overlay: ``draw(image, observation, summary) -> None``, drawing in place what is not
+            about one person (banners, rates).
         options: the rule's options, a pydantic model with defaults for every field (None:
             the rule takes no options).
+        marks: optional ``marks(observation, summary) -> list[Mark]``: each body or face with a
+            short label, merged with the other algorithms' into one box per person
+            (:mod:`vigil.detectors.marks`). Without it, ``overlay`` draws its own boxes.
     """
 
     name: str
@@ -67,6 +73,7 @@ class AlgorithmSpec:
     rule: str
     overlay: str
     options: str | None = None
+    marks: str | None = None
 
 
 def _builtin(name: str, module: str, stem: str) -> AlgorithmSpec:
@@ -78,6 +85,7 @@ def _builtin(name: str, module: str, stem: str) -> AlgorithmSpec:
         rule=f"{path}:{stem}Rule",
         overlay=f"{path}:draw",
         options=f"vigil.detectors.options:{stem}Options",
+        marks=f"{path}:marks",
     )
 
 
@@ -244,3 +252,9 @@ def rule_cooldown(rule: EventRule) -> float:
 def draw_overlay(name: str, image: np.ndarray, observation: Observation, summary: dict[str, Any]) -> None:
     """Draw ``name``'s overlay for one observation onto ``image``, in place."""
     symbol_by_path(get_spec(name).overlay)(image, observation, summary)
+
+
+def person_marks(name: str, observation: Observation, summary: dict[str, Any]) -> list[Mark]:
+    """``name``'s marks (each body or face with a short label); none if it draws its own boxes."""
+    path = get_spec(name).marks
+    return list(symbol_by_path(path)(observation, summary)) if path else []

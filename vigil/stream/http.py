@@ -1,7 +1,7 @@
 """The streamer's HTTP API and live views (aiohttp).
 
-GET /                        a page with every camera's live view and recent events
-GET /cameras                 cameras as JSON
+GET /                        the page people watch (vigil/stream/page.py, files in static/)
+GET /cameras                 cameras as JSON, and when this streamer started
 GET /cameras/{name}/mjpeg    multipart/x-mixed-replace stream of annotated frames
 GET /cameras/{name}/latest.jpg
 GET /cameras/{name}/results  the latest joined results (JSON)
@@ -31,6 +31,7 @@ from vigil.stream.core import StreamCore
 from vigil.stream.limits import ConnectionGuard, HttpLimits, send_or_drop
 from vigil.stream.login import add_login_routes
 from vigil.stream.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from vigil.stream.page import add_page_routes
 from vigil.stream.views import AnnotatedFrame, CameraView
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ HealthCheck = Callable[[], dict[str, bool]]
 CORE = web.AppKey("core", StreamCore)
 HEALTH: web.AppKey[HealthCheck] = web.AppKey("health")
 GUARD = web.AppKey("guard", ConnectionGuard)
+STARTED = web.AppKey("started", float)  # when this server was created: a new value means a restart
 
 
 def mjpeg_part(jpeg: bytes, headers: dict[str, str] | None = None, boundary: str = BOUNDARY) -> bytes:
@@ -123,6 +125,7 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
     app[CORE] = core
     app[HEALTH] = health
     app[GUARD] = guard
+    app[STARTED] = time.time()
 
     async def on_startup(app: web.Application) -> None:
         hub = app[HUB] = Hub(asyncio.get_running_loop())
@@ -136,7 +139,7 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
     app.on_cleanup.append(on_cleanup)
     app.on_response_prepare.append(_security_headers)
     add_login_routes(app, access)
-    app.router.add_get("/", index)
+    add_page_routes(app)
     app.router.add_get("/cameras", cameras)
     app.router.add_get("/cameras/{name}/mjpeg", mjpeg)
     app.router.add_get("/cameras/{name}/latest.jpg", latest_jpeg)
@@ -166,7 +169,9 @@ def _view(request: web.Request) -> CameraView:
 
 
 async def cameras(request: web.Request) -> web.Response:
-    return web.json_response({"cameras": [view.listing() for view in request.app[CORE].views.all()]})
+    # "started" changes when the streamer restarts: the page then re-requests its live views.
+    return web.json_response({"cameras": [view.listing() for view in request.app[CORE].views.all()],
+                              "started": request.app[STARTED]})
 
 
 async def mjpeg(request: web.Request) -> web.StreamResponse:
@@ -271,50 +276,3 @@ async def metrics(request: web.Request) -> web.Response:
     body = await asyncio.get_running_loop().run_in_executor(None, request.app[CORE].metrics.render)
     return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE,
                                             "X-Content-Type-Options": "nosniff"})
-
-
-async def index(request: web.Request) -> web.Response:
-    return web.Response(text=INDEX_HTML, content_type="text/html")
-
-
-INDEX_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Vigil</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1rem;background:#111;color:#eee}
-#cams{display:flex;flex-wrap:wrap;gap:1rem}
-figure{margin:0}img{max-width:640px;width:100%;background:#222}
-li{font-family:monospace}
-</style></head>
-<body><h1>Vigil</h1>
-<div id="cams">loading cameras...</div>
-<h2>Recent events</h2><ul id="events"></ul>
-<script>
-async function cams(){
-  const r = await fetch('/cameras'); const data = await r.json();
-  const div = document.getElementById('cams');
-  if (!data.cameras.length) {
-    div.textContent = 'no camera yet: start `vigil capture`'; setTimeout(cams, 2000); return;
-  }
-  div.innerHTML = '';
-  for (const c of data.cameras) {
-    const f = document.createElement('figure');
-    const img = document.createElement('img');
-    img.src = c.mjpeg; img.alt = c.name;
-    const caption = document.createElement('figcaption');
-    caption.textContent = `${c.name} (${c.capture.state || '?'})`;  // text, never markup
-    f.append(img, caption);
-    div.appendChild(f);
-  }
-}
-function addEvent(e){
-  const li = document.createElement('li');
-  const when = new Date(e.time * 1000).toLocaleTimeString();
-  li.textContent = `${when} ${e.camera} ${e.kind} ${e.type} (${e.severity}) #${e.seq} ${JSON.stringify(e.details)}`;
-  const ul = document.getElementById('events'); ul.prepend(li);
-  while (ul.children.length > 50) ul.lastChild.remove();
-}
-fetch('/events?limit=50').then(r => r.json()).then(d => d.events.forEach(addEvent));
-new EventSource('/events').addEventListener('event', m => addEvent(JSON.parse(m.data)));
-cams();
-</script></body></html>
-"""

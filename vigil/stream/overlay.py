@@ -1,18 +1,24 @@
-"""Drawing every algorithm's overlay onto a joined frame, then encoding it once."""
+"""Drawing every algorithm's overlay onto a joined frame, then encoding it once.
+
+Each algorithm draws what is not about one person (banners, rates); what it says about each
+body or face comes back as marks, merged into one box per person (``people.py``).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 
 from vigil.detectors.base import Observation
-from vigil.detectors.registry import draw_overlay
+from vigil.detectors.marks import Mark
+from vigil.detectors.registry import algorithm_names, draw_overlay, person_marks
 from vigil.errors import FrameDecodeError
 from vigil.frames import decode_jpeg
+from vigil.stream.people import draw_people, group_people
 from vigil.stream.reassembly import JoinedFrame
 from vigil.stream.zones import Polygon, Zone, draw_regions
 
@@ -42,21 +48,32 @@ def annotate(
         image = np.zeros((max(frame.frame.height, 1), max(frame.frame.width, 1), 3), np.uint8)
     if regions is not None:
         draw_regions(image, *regions)
-    for algorithm, observation in observations.items():
+    marks: list[Mark] = []
+    for algorithm in _in_registry_order(observations):
+        observation = observations[algorithm]
         result = frame.results.get(algorithm)
         if observation is None:
             continue
         if result is not None and result.synthetic:
             continue  # a synthetic stand-in: nothing meaningful to draw
+        summary = summaries.get(algorithm, {})
         try:
-            draw_overlay(algorithm, image, observation, summaries.get(algorithm, {}))
+            draw_overlay(algorithm, image, observation, summary)
+            marks.extend(person_marks(algorithm, observation, summary))
         except Exception:  # an overlay bug must not stop the live view
             log.exception("overlay of %s failed on frame %s#%s", algorithm, frame.camera, frame.seq)
+    draw_people(image, group_people(marks))
     _status_line(image, frame)
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise FrameDecodeError(f"cannot encode annotated frame {frame.camera}#{frame.seq}")
     return buffer.tobytes()
+
+
+def _in_registry_order(algorithms: Iterable[str]) -> list[str]:
+    """The same label order on every frame and camera: fall, emotion, pose, blink, plug-ins."""
+    order = {name: index for index, name in enumerate(algorithm_names())}
+    return sorted(algorithms, key=lambda name: order.get(name, len(order)))
 
 
 def _status_line(image: np.ndarray, frame: JoinedFrame) -> None:

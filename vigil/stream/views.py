@@ -95,6 +95,11 @@ class CameraView:
             "capture": stats.to_dict() if stats else {},
             "latest_seq": frame.seq if frame else None,
             "latest_latency": frame.latency if frame else None,
+            # What the page warns about: results that never came (no worker, overload) or failed.
+            "latest_emitted_at": frame.emitted_at if frame else None,
+            "latest_missing": list(frame.missing) if frame else [],
+            "latest_errors": sorted(name for name, result in frame.results.items() if not result.ok)
+            if frame else [],
             "viewers": self.viewers,
             "mjpeg": f"/cameras/{self.name}/mjpeg",
             "latest": f"/cameras/{self.name}/latest.jpg",
