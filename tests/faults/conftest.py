@@ -1,3 +1,9 @@
 """The fault tests use the integration tests' real servers and process fixtures."""
 
-from tests.integration.conftest import clean, services, spawn, vigil_env  # noqa: F401
+from tests.integration.conftest import (  # noqa: F401
+    clean,
+    private_redis,
+    services,
+    spawn,
+    vigil_env,
+)
