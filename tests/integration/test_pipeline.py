@@ -85,7 +85,9 @@ def test_frames_flow_from_capture_through_workers_to_the_mjpeg_view(worker, stre
     assert latest.headers["Content-Type"] == "image/jpeg" and latest.content[:2] == b"\xff\xd8"
     assert requests.get(f"{url}/cameras/nope/results", timeout=5).status_code == 404
     page = requests.get(url, timeout=5).text
-    assert "/cameras" in page and "EventSource" in page
+    assert '<script src="/static/app.js"' in page
+    script = requests.get(f"{url}/static/app.js", timeout=5).text
+    assert "/cameras" in script and "EventSource" in script
 
 
 def test_algorithm_queues_carry_the_bounded_arguments(private_rabbitmq, private_worker):

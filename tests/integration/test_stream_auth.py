@@ -113,7 +113,7 @@ def test_a_user_added_on_the_command_line_logs_in_over_https(clean, vigil_env, s
     (cookie,) = [SimpleCookie(line)["vigil_session"] for line in done.raw.headers.getlist("Set-Cookie")
                  if line.startswith("vigil_session=")]
     assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Strict"
-    assert browser.get(f"{url}/cameras", timeout=5).json() == {"cameras": []}
+    assert browser.get(f"{url}/cameras", timeout=5).json()["cameras"] == []
     # and a script gets in with the token alone
     assert requests.get(f"{url}/cameras", headers={"Authorization": f"Bearer {token}"}, verify=str(cert),
                         timeout=5).status_code == 200
