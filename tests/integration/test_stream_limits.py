@@ -16,7 +16,7 @@ from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import feed_frame
-from tests.integration.conftest import BROKER_URL, RESULT_BACKEND, free_port, vigil
+from tests.integration.conftest import BROKER_URL, RESULT_BACKEND, free_port, healthz, inputs_connected, vigil
 from vigil.queues import FRAMES_EXCHANGE
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
