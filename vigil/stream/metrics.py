@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from vigil.logs import RateLimitedLog
 from vigil.messages import CameraState, CaptureStats
 from vigil.queues import QueueDepth, queue_depths
 from vigil.stream.health import Health
@@ -169,6 +170,7 @@ class QueueProbe:
         self._lock = threading.Lock()
         self._read_at = -interval
         self._last: dict[str, QueueDepth] | None = None
+        self._errors = RateLimitedLog(log, 30.0)
 
     def read(self) -> dict[str, QueueDepth] | None:
         """Depth of each existing queue, or ``None`` when the broker cannot be reached."""
@@ -184,10 +186,10 @@ class QueueProbe:
         try:
             if self._connection is None:
                 self._connection = Connection(self.broker_url, connect_timeout=2, ssl=self.ssl or False)
-                self._connection.ensure_connection(max_retries=1, timeout=2)
+                self._connection.connect()  # once, no retry loop: a request waits at most the connect timeout
             return queue_depths(self._connection, self.queues)
         except (OSError, OperationalError, *_transport_errors(self._connection)) as exc:  # type: ignore[misc]
-            log.warning("cannot read queue depths from the broker: %s", exc)
+            self._errors.warning("cannot read queue depths from the broker: %s", exc)
             self.close()
             return None
 
