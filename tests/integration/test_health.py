@@ -14,7 +14,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.conftest import healthz, start_streamer, start_worker, unavailable, vigil
+from tests.integration.conftest import free_port, healthz, start_streamer, start_worker, unavailable, vigil
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +127,32 @@ def test_a_full_disk_while_recording_is_loud_turns_health_503_and_the_stream_goe
         time.sleep(0.3)
     with contextlib.suppress(requests.RequestException):
         assert requests.get(f"{url}/cameras/door/latest.jpg", timeout=5).status_code == 200
+
+
+def test_a_camera_that_goes_down_makes_healthz_503_naming_it(clean, spawn, vigil_env):
+    # Given a network camera (Vigil's own MJPEG view of a synthetic scene, in an embedded run),
+    embedded_env = {k: v for k, v in vigil_env.items() if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND")}
+    port = free_port()
+    camera = spawn(vigil("run", "--source", "src=synthetic:160x120@10", "--loop", "--port", str(port)),
+                   embedded_env, "camera")
+    camera_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{camera_url}/cameras/src/latest.jpg", timeout=1).status_code == 200:
+                break
+        assert time.monotonic() < deadline, camera.output()[-2000:]
+        time.sleep(0.2)
+    # captured by `vigil capture`, with a worker and a streamer: healthy
+    start_worker(spawn, vigil_env)
+    _, url = start_streamer(spawn, vigil_env)
+    spawn(vigil("capture", "--camera", "relay", "--source", f"{camera_url}/cameras/src/mjpeg", "--algorithms", "fall"),
+          vigil_env, "capture")
+    wait_health(url, lambda status, body: status == 200 and body["checks"]["cameras"].get("relay"))
+    # When the camera goes away
+    camera.stop()
+    # Then /healthz says 503 and which camera, and why
+    body = wait_health(url, lambda status, body: status == 503 and any("'relay'" in r for r in body["reasons"]))
+    (reason,) = [r for r in body["reasons"] if "'relay'" in r]
+    assert body["checks"]["cameras"]["relay"]["state"] in ("reconnecting", "connecting"), body
+    assert reason.startswith("camera 'relay' is reconnecting") or reason.startswith("camera 'relay' is connecting")
