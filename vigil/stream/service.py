@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
+from vigil.backoff import Backoff
 from vigil.errors import ConfigError
 from vigil.notify import Notifications, NotifyConfig
 from vigil.settings import Settings
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HTTP_SHUTDOWN_TIMEOUT = 1.0
+THREAD_RESTART_MAX_DELAY = 30.0
 INPUT_CONNECT_TIMEOUT = 10.0
 
 
@@ -127,16 +129,31 @@ class StreamService:
         self._threads.append(thread)
 
     def _guarded(self, name: str, target: Callable[..., Any], *args: Any) -> None:
-        """Run a thread's target; if it dies, say so loudly: log, count, and turn ``/healthz`` to 503."""
-        try:
-            target(*args)
-        except Exception as exc:
-            what = _THREAD_ROLES.get(name, "a streamer thread")
-            message = (f"the streamer's {name} thread ({what}) died: {exc!r}; "
-                       "restart the streamer (the log has the traceback)")
-            log.critical("%s", message, exc_info=True)
-            self.core.metrics.thread_deaths.labels(thread=name).inc()
-            self.core.add_fault(f"thread:{name}", message)
+        """Run a thread's target; if it dies, say so loudly and restart it.
+
+        Each death is logged at CRITICAL with its traceback and counted (``vigil_thread_deaths``);
+        ``/healthz`` says 503, naming the thread and the error, until the streamer is restarted (a
+        thread that died once has a bug or a broken dependency worth a look, even if it now runs).
+        The thread is restarted after a backoff, so a transient error does not stop the stream.
+        """
+        backoff = Backoff(cap=THREAD_RESTART_MAX_DELAY)
+        deaths = 0
+        while True:
+            try:
+                target(*args)
+                return
+            except Exception as exc:
+                deaths += 1
+                delay = backoff.next()
+                what = _THREAD_ROLES.get(name, "a streamer thread")
+                message = (f"the streamer's {name} thread ({what}) died {deaths} time(s), last of {exc!r}; "
+                           "restarted, but restart the streamer and read the log's traceback")
+                log.critical("the streamer's %s thread died: %r; restarting it in %.1f s", name, exc, delay,
+                             exc_info=True)
+                self.core.metrics.thread_deaths.labels(thread=name).inc()
+                self.core.add_fault(f"thread:{name}", message)
+            if self.stop_event.wait(delay):
+                return
 
     def _serve(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
@@ -175,7 +192,7 @@ class StreamService:
 
 
 _THREAD_ROLES = {
-    "stream-core": "it joins results and emits frames: no frame will be emitted again",
+    "stream-core": "it joins results and emits frames: none are emitted while it is down",
     "stream-feed": "it reads frames from the broker",
     "stream-results": "it reads results from Redis",
     "stream-http": "it serves HTTP",
