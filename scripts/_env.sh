@@ -89,3 +89,21 @@ ensure_chromium() {
     fi
     [ -x /usr/bin/chromium ]
 }
+
+# The deployment tests' tools (tests/integration/test_deploy.py): systemd-analyze (package systemd) and
+# docker compose or docker-compose. Installs what is missing when we are root; returns non-zero if a
+# tool is still missing (the tests then skip, or fail with CI=true).
+ensure_deploy_tools() {
+    local missing=()
+    command -v systemd-analyze >/dev/null || missing+=(systemd)
+    { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; } || missing+=(docker-compose)
+    if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing ${missing[*]} (deployment tests)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q "${missing[@]}" >/dev/null \
+            || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; } \
+            || true
+    fi
+    command -v systemd-analyze >/dev/null \
+        && { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }
+}

@@ -21,5 +21,8 @@ if ! ensure_chromium; then
     fi
     echo "!! browser tests will be skipped (apt-get install -y chromium chromium-driver)" >&2
 fi
+if ! ensure_deploy_tools; then
+    echo "!! deployment tests will skip (CI=true: fail): apt-get install -y systemd docker-compose" >&2
+fi
 cd "$ROOT"
 exec python -m pytest "$@"

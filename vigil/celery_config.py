@@ -30,6 +30,7 @@ from celery.utils.imports import cwd_in_path
 from vigil.errors import ConfigError
 from vigil.queues import algorithm_queues, task_routes
 from vigil.settings import Settings
+from vigil.tls import broker_ssl, celery_redis_ssl
 
 USER_MODULE = "celeryconfig"
 # Overriding these would let a message execute code when decoded, or break what Vigil
@@ -45,6 +46,8 @@ PROTECTED = {
     "worker_consumer": "Vigil's consumer refuses malformed task messages instead of exiting",
     "broker_url": "set VIGIL_BROKER_URL (or --broker-url)",
     "result_backend": "set VIGIL_RESULT_BACKEND (or --result-backend)",
+    "broker_use_ssl": "set VIGIL_TLS_CA_FILE, VIGIL_TLS_CERT_FILE and VIGIL_TLS_KEY_FILE",
+    "redis_backend_use_ssl": "set VIGIL_TLS_CA_FILE, VIGIL_TLS_CERT_FILE and VIGIL_TLS_KEY_FILE",
 }
 
 
@@ -52,7 +55,13 @@ def build(settings: Settings) -> dict[str, Any]:
     """Celery settings for ``settings``."""
     queues = algorithm_queues(settings)
     in_memory = settings.broker_url.startswith("memory://")
+    tls: dict[str, Any] = {}
+    if (broker_tls := broker_ssl(settings)) is not None:
+        tls["broker_use_ssl"] = broker_tls
+    if (redis_tls := celery_redis_ssl(settings)) is not None:
+        tls["redis_backend_use_ssl"] = redis_tls
     return {
+        **tls,
         "broker_url": settings.broker_url,
         "result_backend": settings.result_backend,
         "task_serializer": "msgpack",

@@ -26,6 +26,7 @@ EX_OK = 0
 EX_USAGE = 2
 EX_UNAVAILABLE = 69  # sysexits.h: a camera or service is unavailable
 EX_CONFIG = 78  # sysexits.h: configuration error
+DEMO_SOURCE = "demo=demo"  # `vigil run` with no --source: the built-in demo camera, named "demo"
 
 MAIN_EPILOG = """\b
 How the pieces fit:
@@ -197,8 +198,8 @@ with backoff if it dies; SIGTERM or Ctrl-C stops them all. Output lines start wi
 """)
 @click.option("--camera", help="Camera name: letters, digits, '-', '_' (used in URLs); with --config, "
               "the camera of the file to run (default: all).")
-@click.option("--source", help="Webcam index (0), RTSP/HTTP URL, video file, or 'synthetic' (one camera, no "
-              "site file).")
+@click.option("--source", help="Webcam index (0), RTSP/HTTP URL, video file, 'demo' or 'synthetic' (one camera, "
+              "no site file).")
 @config_option
 @algorithms_option
 @click.option("--fps", type=click.FloatRange(min=0.1), default=None,
@@ -345,13 +346,16 @@ def stream(ctx: click.Context, host: str, port: int, insecure: bool, record: Pat
 
 @main.command(epilog="""\b
 Examples:
+  vigil run                                          # the demo camera, view on http://127.0.0.1:8080
   vigil run --source synthetic --max-frames 300 --report report.json
-  vigil run --source 0                               # webcam, view on http://127.0.0.1:8080
+  vigil run --source 0                               # webcam
   vigil run --source door=clip1.mp4 --source hall=clip2.mp4 --algorithms fall
   vigil run --config vigil.toml                      # every camera of the site file
 """)
 @click.option("--source", "sources", multiple=True,
-              help="Source (webcam index, URL, file, 'synthetic'), optionally NAME=SOURCE; repeat for more cameras.")
+              help="Source (webcam index, URL, file, 'demo', 'synthetic'), optionally NAME=SOURCE; repeat for more "
+                   "cameras. Default: the site file's cameras with --config, else the built-in demo camera (a "
+                   "person, her face, a fall; a public-domain photo).")
 @config_option
 @algorithms_option
 @click.option("--fps", type=click.FloatRange(min=0.1), default=None, help="Frames per second to sample.")
@@ -380,7 +384,7 @@ def run(ctx: click.Context, sources: tuple[str, ...], config: Path | None, algor
     if names:
         overrides["algorithms"] = names
     if not sources and config is None:
-        raise click.UsageError("give --source (repeat for more cameras) or --config (the cameras of a site file)")
+        sources = (DEMO_SOURCE,)  # the quick-start: the built-in demo camera
     site_file = _site(config, **overrides) if config else None
     site = None if sources else site_file  # with --source, the file gives only its [vigil] settings
     settings = site_file.settings if site_file else _settings(ctx, **overrides)

@@ -35,6 +35,7 @@ DEFAULT_HTTP_MAX_CONNECTIONS = 256
 DEFAULT_HTTP_MAX_VIEWERS = 128
 DEFAULT_HTTP_HEADER_TIMEOUT = 10.0
 DEFAULT_HTTP_VIEWER_TIMEOUT = 10.0
+DEFAULT_HEALTH_MAX_INCOMPLETE = 0.2
 ENV_PREFIX = "VIGIL_"
 CONFIG_ENV = "VIGIL_CONFIG"
 # VIGIL_* variables that are not settings: the config file, test and benchmark inputs, and the
@@ -91,6 +92,20 @@ def _bool(value: Any) -> bool:
 
 def _text(value: Any) -> str:
     return str(value).strip()
+
+
+def _fraction(value: Any) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return number
+
+
+def _file_path(value: Any) -> str:
+    text = str(value).strip()
+    if text and not os.path.isfile(text):
+        raise ValueError(f"no such file: {text}")
+    return text
 
 
 def _setting(default: Any, parse: Callable[[Any], Any], doc: str) -> Any:
@@ -189,6 +204,22 @@ class Settings:
     draw_zones: bool = _setting(
         False, _bool, "Draw each camera's zones and masks (from the site file) on the live view."
     )
+
+    # -- ops: health and TLS to the broker and Redis (vigil/stream/health.py, vigil/tls.py) ----------
+    health_max_incomplete: float = _setting(
+        DEFAULT_HEALTH_MAX_INCOMPLETE,
+        _fraction,
+        "Share (0-1) of the last minute's frames that may go out with results missing before `/healthz` says 503.",
+    )
+    tls_ca_file: str = _setting(
+        "", _file_path,
+        "CA bundle (PEM) that signed the `amqps://` broker's and `rediss://` Redis's certificates "
+        "(default: the system's CAs).",
+    )
+    tls_cert_file: str = _setting(
+        "", _file_path, "Client certificate (PEM) for `amqps://` and `rediss://`, when the servers require one.",
+    )
+    tls_key_file: str = _setting("", _file_path, "Private key (PEM) of `tls_cert_file`.")
 
     @classmethod
     def load(

@@ -176,18 +176,35 @@ def start_worker(spawn, env: dict[str, str]) -> BenchProcess:
     return process
 
 
-def start_streamer(spawn, env: dict[str, str]) -> tuple[BenchProcess, str]:
-    """A streamer on a free port, returned with its URL once /healthz answers."""
+def healthz(url: str, timeout: float = 2) -> tuple[int, dict]:
+    """(status, body) of a streamer's ``/healthz``: 200 ok, or 503 with the reasons."""
+    response = requests.get(f"{url}/healthz", timeout=timeout)
+    assert response.status_code in (200, 503), response.text
+    return response.status_code, response.json()
+
+
+def inputs_connected(url: str) -> bool:
+    """The streamer serves HTTP and both its inputs (feed, results) are connected.
+
+    Not "healthy": a streamer with no worker yet is rightly degraded (no consumer on the queues).
+    """
+    with contextlib.suppress(requests.RequestException):
+        _, body = healthz(url, timeout=1)
+        return all(body["checks"]["inputs"].values())
+    return False
+
+
+def start_streamer(spawn, env: dict[str, str], *extra: str) -> tuple[BenchProcess, str]:
+    """A streamer on a free port, returned with its URL once it serves with its inputs connected."""
     port = free_port()
-    process = spawn(vigil("stream", "--port", str(port)), env, "streamer")
+    process = spawn(vigil("stream", "--port", str(port), *extra), env, "streamer")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
+        if inputs_connected(url):
+            return process, url
         time.sleep(0.2)
-    raise AssertionError(f"streamer not healthy:\n{process.output()}")
+    raise AssertionError(f"streamer not connected:\n{process.output()}")
 
 
 @pytest.fixture

@@ -9,6 +9,9 @@ already runs: it starts its own on free loopback ports, with its own files, and 
   ``/etc/rabbitmq`` (a listener on 5672, the management plugin on 15672) leaks in. Its
   ``rabbitmqctl`` always carries ``-n NODE`` and the same private environment.
 - ``PrivateRedis``: ``redis-server --port N --save "" --appendonly no`` in a private directory.
+- Either with ``tls=Pki(...)``: a TLS listener too (RabbitMQ ``listeners.ssl.default``; Redis
+  ``--tls-port``, then TLS only), requiring a client certificate signed by the test's own CA
+  (:func:`make_test_pki`, made with the ``openssl`` command).
 
 Every process is started in the foreground by ``subprocess.Popen`` and stopped by its pid, so
 nothing outlives the test session even when a stop command fails.
@@ -16,6 +19,7 @@ nothing outlives the test session even when a stop command fails.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import secrets
@@ -85,17 +89,67 @@ def _stop_process(popen: subprocess.Popen, timeout: float) -> None:
             popen.wait()
 
 
-class PrivateRabbitMQ:
-    """A RabbitMQ node of our own; :meth:`start` returns once it accepts AMQP connections."""
+@dataclasses.dataclass(frozen=True)
+class Pki:
+    """A CA made for one test run, a server and a client certificate it signed, and a foreign CA."""
 
-    def __init__(self) -> None:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    other_ca: Path  # signed nothing here: trusting it instead of ``ca`` must fail
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    done = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise ServerUnavailable(f"openssl {' '.join(args)} failed:\n{done.stderr}")
+
+
+def make_test_pki(directory: Path) -> Pki:
+    """Make a CA, a server certificate for 127.0.0.1/localhost and a client certificate (EC P-256).
+
+    Raises:
+        ServerNotInstalled: the ``openssl`` command is missing.
+    """
+    if shutil.which("openssl") is None:
+        raise ServerNotInstalled("openssl is not installed (needed to make the TLS tests' certificates)")
+    directory.mkdir(parents=True, exist_ok=True)
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    for ca in ("ca", "other-ca"):
+        _openssl("req", "-x509", *key, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2",
+                 "-subj", f"/CN=vigil test {ca}", "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
+    for name, usage in (("server", "serverAuth"), ("client", "clientAuth")):
+        (directory / f"{name}.ext").write_text(
+            f"subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n")
+        _openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN=vigil-{name}",
+                 cwd=directory)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext", cwd=directory)
+    return Pki(*(directory / n for n in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key",
+                                             "other-ca.pem")))
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node of our own; :meth:`start` returns once it accepts AMQP connections.
+
+    With ``tls``, it also listens for AMQP over TLS on ``tls_port`` (``tls_url``), requiring a
+    client certificate signed by the PKI's CA.
+    """
+
+    def __init__(self, tls: Pki | None = None) -> None:
         self.server_script, self.ctl_script = rabbitmq_scripts()
         self.base = Path(tempfile.mkdtemp(prefix="vigil-rabbitmq-"))
-        self.node = f"vigil-test-{os.getpid()}@localhost"
+        self.node = f"vigil-test-{os.getpid()}{'-tls' if tls else ''}@localhost"
         self.port = free_port()
         self.dist_port = free_port()
         self.epmd_port = free_port()
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
+        self.tls_url = f"amqps://guest:guest@127.0.0.1:{self.tls_port}//" if tls else None
         self.log_path = self.base / "server.out"
         self.env = self._environment()
         self._epmd: subprocess.Popen | None = None
@@ -109,7 +163,17 @@ class PrivateRabbitMQ:
         cookie.write_text("".join(secrets.choice(string.ascii_uppercase) for _ in range(20)))
         cookie.chmod(0o400)
         config = self.base / "rabbitmq.conf"
-        config.write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        lines = [f"listeners.tcp.local = 127.0.0.1:{self.port}"]
+        if self.tls is not None:
+            lines += [
+                f"listeners.ssl.default = 127.0.0.1:{self.tls_port}",
+                f"ssl_options.cacertfile = {self.tls.ca}",
+                f"ssl_options.certfile = {self.tls.server_cert}",
+                f"ssl_options.keyfile = {self.tls.server_key}",
+                "ssl_options.verify = verify_peer",
+                "ssl_options.fail_if_no_peer_cert = true",
+            ]
+        config.write_text("\n".join(lines) + "\n")
         plugins = self.base / "enabled_plugins"
         plugins.write_text("[].\n")
         # the user's RABBITMQ_*/ERL_* settings describe the default node, never ours
@@ -176,14 +240,31 @@ class PrivateRabbitMQ:
 
 
 class PrivateRedis:
-    """``redis-server`` of our own, nothing saved to disk; :meth:`start` returns once it answers PING."""
+    """``redis-server`` of our own, nothing saved to disk; :meth:`start` returns once it answers PING.
 
-    def __init__(self) -> None:
+    With ``tls``: TLS only (``rediss://``), on ``port``, requiring a client certificate.
+    """
+
+    def __init__(self, tls: Pki | None = None) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="vigil-redis-"))
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.tls = tls
+        self.url = f"{'rediss' if tls else 'redis'}://127.0.0.1:{self.port}/0"
         self.log_path = self.base / "server.out"
         self._server: subprocess.Popen | None = None
+
+    def _listen_args(self) -> list[str]:
+        if self.tls is None:
+            return ["--port", str(self.port)]
+        return ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls.server_cert),
+                "--tls-key-file", str(self.tls.server_key), "--tls-ca-cert-file", str(self.tls.ca),
+                "--tls-auth-clients", "yes"]
+
+    def client(self) -> redis.Redis:
+        if self.tls is None:
+            return redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        return redis.Redis.from_url(self.url, socket_connect_timeout=1, ssl_ca_certs=str(self.tls.ca),
+                                    ssl_certfile=str(self.tls.client_cert), ssl_keyfile=str(self.tls.client_key))
 
     def start(self, timeout: float = 20) -> None:
         """Raises:
@@ -194,10 +275,10 @@ class PrivateRedis:
             raise ServerNotInstalled("redis-server is not installed (needed for the tests that own their Redis)")
         with open(self.log_path, "ab") as log:
             self._server = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                [binary, *self._listen_args(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--dir", str(self.base), "--daemonize", "no"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.base)
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        client = self.client()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._server.poll() is None:
             try:

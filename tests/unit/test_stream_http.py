@@ -154,9 +154,22 @@ def test_healthz_reports_each_input(healthy, status, word):
     async def scenario(client: TestClient, core: StreamCore) -> None:
         response = await client.get("/healthz")
         body = await response.json()
-        assert (response.status, body["status"], body["checks"]["feed"]) == (status, word, healthy)
+        assert (response.status, body["status"], body["checks"]["inputs"]["feed"]) == (status, word, healthy)
+        assert bool(body["reasons"]) is not healthy
 
     serve(scenario, healthy=healthy)
+
+
+def test_healthz_and_metrics_report_a_dead_thread():
+    async def scenario(client: TestClient, core: StreamCore) -> None:
+        core.add_fault("thread:stream-core", "the streamer's stream-core thread died: OSError(28)")
+        response = await client.get("/healthz")
+        body = await response.json()
+        assert (response.status, body["reasons"]) == (503, ["the streamer's stream-core thread died: OSError(28)"])
+        families = {f.name: f for f in text_string_to_metric_families(await (await client.get("/metrics")).text())}
+        assert families["vigil_healthy"].samples[0].value == 0.0
+
+    serve(scenario)
 
 
 def test_metrics_is_the_prometheus_exposition():

@@ -22,6 +22,7 @@ NETWORK_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp
 OPEN_TIMEOUT_MS = 5000
 READ_TIMEOUT_MS = 5000
 SYNTHETIC_FPS = 30.0
+_DEMO = re.compile(r"^demo(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?$")
 _SYNTHETIC = re.compile(r"^synthetic(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?$")
 
 
@@ -137,6 +138,12 @@ def open_source(spec: str) -> VideoSource:
     Raises:
         CaptureError: it cannot be opened (missing file, no such camera, unreachable URL).
     """
+    match = _DEMO.match(spec.strip())
+    if match:
+        from vigil.capture.demo import DEMO_FPS, DemoSource
+
+        width, height = (int(match[1]), int(match[2])) if match[1] else (640, 480)
+        return DemoSource(width, height, float(match[3]) if match[3] else DEMO_FPS)
     match = _SYNTHETIC.match(spec.strip())
     if match:
         width, height = (int(match[1]), int(match[2])) if match[1] else (640, 480)

@@ -25,10 +25,11 @@ from vigil.messages import DetectionResult, FrameMessage, TaskRef, parse_feed_me
 from vigil.settings import Settings
 from vigil.stream.admission import MALFORMED, UNKNOWN_CAMERA, Admission, bounded_stats
 from vigil.stream.events import EventLog, EventStore
+from vigil.stream.health import WINDOW_SECONDS, FrameWindow, Health, HealthInputs, evaluate, requested_algorithms
 from vigil.stream.ingest import Ingest
 from vigil.stream.metrics import QueueProbe, StreamMetrics
 from vigil.stream.reassembly import JoinedFrame, ReassemblyCounters
-from vigil.stream.recorder import Recorder
+from vigil.stream.recorder import FailSafeRecorder, Recorder
 from vigil.stream.rules import RuleRunner, camera_rules
 from vigil.stream.views import Views, frame_record
 
@@ -57,11 +58,20 @@ class StreamCore:
     def __init__(self, settings: Settings, events: EventStore, *, recorder: Recorder | None = None,
                  queues: QueueProbe | None = None, site: SiteConfig | None = None) -> None:
         self.settings = settings
+        # Things that broke for good (a dead thread, recording stopped): /healthz names each.
+        self.faults: dict[str, str] = {}
         self.recorder = recorder
+        # A recording that cannot be written (full disk) stops, loudly; the stream goes on.
+        self._recording = None if recorder is None else FailSafeRecorder(
+            recorder, lambda message: self.add_fault("recording", message))
         self.queues = queues
         self.views = Views(settings.jpeg_quality)
-        self.events = EventLog(events, recorder)
-        self.metrics = StreamMetrics(self._capture_stats, queues)
+        self.events = EventLog(events, self._recording)
+        self.frame_window = FrameWindow()
+        self._requested: dict[str, float] = {}  # algorithm -> when a frame last asked for it (monotonic)
+        # Connection state of the inputs, for /metrics' health gauge; the service running the core sets it.
+        self.input_state: Callable[[], dict[str, bool]] = dict
+        self.metrics = StreamMetrics(self._capture_stats, queues, self._health_for_metrics)
         self.recent_latencies: deque[float] = deque(maxlen=RECENT_LATENCIES)
         self.frame_listeners: list[FrameListener] = []
         self.started_at = time.time()
@@ -159,6 +169,35 @@ class StreamCore:
             self._emit(frame)
         return len(ready)
 
+    # -- health (any thread) ------------------------------------------------------------
+
+    def add_fault(self, name: str, message: str) -> None:
+        """Record something that broke for good; ``/healthz`` reports it until the process restarts."""
+        self.faults[name] = message
+
+    def health(self, inputs: dict[str, bool]) -> Health:
+        """The streamer's health (may ask the broker for queue consumers: call off the event loop)."""
+        now = time.monotonic()
+        recent = [name for name, seen in list(self._requested.items()) if now - seen < WINDOW_SECONDS]
+        return evaluate(HealthInputs(
+            inputs=inputs,
+            algorithms=requested_algorithms(recent, self.settings.algorithms),
+            queues=self.queues.read() if self.queues is not None else None,
+            queues_probed=self.queues is not None,
+            cameras={view.name: (view.capture_stats.state, view.capture_stats.error)
+                     for view in self.views.all() if view.capture_stats is not None},
+            frames=self.frame_window.counts(),
+            max_incomplete=self.settings.health_max_incomplete,
+            faults=dict(self.faults),
+        ))
+
+    def _health_for_metrics(self) -> Health:
+        return self.health(self.input_state())
+
+    def close_recording(self) -> None:
+        if self._recording is not None:
+            self._recording.close()
+
     def idle(self) -> bool:
         return self._ingest.idle()
 
@@ -174,6 +213,10 @@ class StreamCore:
         self.metrics.end_to_end.labels(camera=frame.camera).observe(latency)
         self.recent_latencies.append(latency)
         self.metrics.frames_emitted.labels(camera=frame.camera, complete=str(frame.complete).lower()).inc()
+        self.frame_window.add(frame.complete)
+        now = time.monotonic()
+        for algorithm in frame.expected:
+            self._requested[algorithm] = now
         view = self.views.get_or_create(frame.camera)
         if self.settings.draw_zones and view.regions is None:
             view.regions = (self._cameras[frame.camera].zones if frame.camera in self._cameras else (),
@@ -181,8 +224,8 @@ class StreamCore:
         view.update(frame, outcome.observations, outcome.summaries)
         if view.viewers:
             view.annotated()  # encode once here, off the HTTP loop, for every viewer
-        if self.recorder is not None:
-            self.recorder.frame(frame_record(frame))
+        if self._recording is not None:
+            self._recording.frame(frame_record(frame))
         for listener in list(self.frame_listeners):
             listener(frame.camera)
 

@@ -41,8 +41,9 @@ class EventStore(Protocol):
 class RedisEventStore:
     """Events in a Redis stream capped at about ``maxlen`` entries (``XADD MAXLEN ~``)."""
 
-    def __init__(self, url: str, maxlen: int, key: str = REDIS_STREAM_KEY) -> None:
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    def __init__(self, url: str, maxlen: int, key: str = REDIS_STREAM_KEY,
+                 ssl_options: dict[str, Any] | None = None) -> None:
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, **(ssl_options or {}))
         self.maxlen = maxlen
         self.key = key
 

@@ -16,6 +16,7 @@ from kombu.mixins import ConsumerMixin
 from vigil.queues import streamer_queue
 from vigil.redact import redact
 from vigil.settings import Settings
+from vigil.tls import broker_ssl
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ class FeedConsumer(ConsumerMixin):
     def __init__(self, settings: Settings, on_message: Callable[[Any], None],
                  on_undecodable: Callable[[Exception], None] | None = None,
                  heartbeat: float = FEED_HEARTBEAT) -> None:
-        self.connection = Connection(settings.broker_url, connect_timeout=2, heartbeat=heartbeat)
+        self.connection = Connection(settings.broker_url, connect_timeout=2, heartbeat=heartbeat,
+                                     ssl=broker_ssl(settings) or False)
         self.queue = streamer_queue(f"vigil.stream.{socket.gethostname()}.{os.getpid()}", settings)
         self.on_message = on_message
         self.on_undecodable = on_undecodable

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from kombu import Connection
 from kombu.exceptions import OperationalError
@@ -25,8 +26,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from vigil.logs import RateLimitedLog
 from vigil.messages import CameraState, CaptureStats
 from vigil.queues import QueueDepth, queue_depths
+from vigil.stream.health import Health
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ class StreamMetrics:
     """
 
     def __init__(self, capture_stats: Callable[[], Iterable[CaptureStats]],
-                 queues: QueueProbe | None = None) -> None:
+                 queues: QueueProbe | None = None, health: Callable[[], Health] | None = None) -> None:
         self.registry = registry = CollectorRegistry()
         self.frames_received = Counter("vigil_frames_received", "Frames the streamer received.", ["camera"],
                                        registry=registry)
@@ -86,9 +89,15 @@ class StreamMetrics:
             "vigil_end_to_end_seconds", "Capture to joined in the streamer (all results or deadline).",
             ["camera"], buckets=LATENCY_BUCKETS, registry=registry,
         )
+        self.thread_deaths = Counter(
+            "vigil_thread_deaths", "Streamer threads that died of an unexpected error (see the log).", ["thread"],
+            registry=registry,
+        )
         registry.register(CaptureCollector(capture_stats))
         if queues is not None:
             registry.register(QueueCollector(queues))
+        if health is not None:
+            registry.register(HealthCollector(health))
 
     def render(self) -> bytes:
         """The text exposition format (may ask the broker for queue depths: call off the event loop)."""
@@ -129,20 +138,39 @@ class CaptureCollector(Collector):
         yield state
 
 
+class HealthCollector(Collector):
+    """What ``/healthz`` says, as gauges: healthy or not, and how many problems."""
+
+    def __init__(self, health: Callable[[], Health]) -> None:
+        self.health = health
+
+    def collect(self) -> Iterable[Metric]:
+        health = self.health()
+        healthy = GaugeMetricFamily("vigil_healthy", "1 when /healthz answers 200, 0 when it answers 503.")
+        healthy.add_metric([], 1.0 if health.healthy else 0.0)
+        problems = GaugeMetricFamily("vigil_health_problems", "Reasons /healthz gives for being degraded.")
+        problems.add_metric([], float(len(health.reasons)))
+        yield healthy
+        yield problems
+
+
 class QueueProbe:
     """Reads queue depths and consumer counts from the broker, at most every ``interval`` seconds.
 
     Owns one connection, opened on first use and reopened after a failure.
     """
 
-    def __init__(self, broker_url: str, queues: Sequence[str], interval: float = QUEUE_PROBE_INTERVAL) -> None:
+    def __init__(self, broker_url: str, queues: Sequence[str], interval: float = QUEUE_PROBE_INTERVAL,
+                 ssl: dict[str, Any] | None = None) -> None:
         self.broker_url = broker_url
+        self.ssl = ssl  # vigil.tls.broker_ssl() for amqps://
         self.queues = tuple(queues)
         self.interval = interval
         self._connection: Connection | None = None
         self._lock = threading.Lock()
         self._read_at = -interval
         self._last: dict[str, QueueDepth] | None = None
+        self._errors = RateLimitedLog(log, 30.0)
 
     def read(self) -> dict[str, QueueDepth] | None:
         """Depth of each existing queue, or ``None`` when the broker cannot be reached."""
@@ -157,11 +185,11 @@ class QueueProbe:
     def _read(self) -> dict[str, QueueDepth] | None:
         try:
             if self._connection is None:
-                self._connection = Connection(self.broker_url, connect_timeout=2)
-                self._connection.ensure_connection(max_retries=1, timeout=2)
+                self._connection = Connection(self.broker_url, connect_timeout=2, ssl=self.ssl or False)
+                self._connection.connect()  # once, no retry loop: a request waits at most the connect timeout
             return queue_depths(self._connection, self.queues)
         except (OSError, OperationalError, *_transport_errors(self._connection)) as exc:  # type: ignore[misc]
-            log.warning("cannot read queue depths from the broker: %s", exc)
+            self._errors.warning("cannot read queue depths from the broker: %s", exc)
             self.close()
             return None
 

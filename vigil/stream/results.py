@@ -71,8 +71,10 @@ class RedisResultListener:
     with its id is refused and reported to ``on_reject`` with the reason.
     """
 
-    def __init__(self, url: str, on_result: ResultCallback, on_reject: RejectCallback | None = None) -> None:
+    def __init__(self, url: str, on_result: ResultCallback, on_reject: RejectCallback | None = None,
+                 ssl_options: dict[str, Any] | None = None) -> None:
         self.url = url
+        self.ssl_options = ssl_options or {}  # vigil.tls.redis_ssl(): CA, client cert for rediss://
         self.on_result = on_result
         self.on_reject = on_reject
         self.connected = threading.Event()
@@ -90,7 +92,8 @@ class RedisResultListener:
                 stop.wait(delay)
 
     def _listen(self, stop: threading.Event, backoff: Backoff) -> None:
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=10)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=10,
+                                      **self.ssl_options)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.psubscribe(RESULT_PATTERN)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
+from vigil.backoff import Backoff
 from vigil.errors import ConfigError
 from vigil.notify import Notifications, NotifyConfig
 from vigil.settings import Settings
@@ -30,6 +31,7 @@ from vigil.stream.metrics import QueueProbe
 from vigil.stream.recorder import Recorder
 from vigil.stream.results import BackendPoller, RedisResultListener
 from vigil.stream.tls import server_ssl_context
+from vigil.tls import broker_ssl, redis_ssl
 
 if TYPE_CHECKING:
     from vigil.config import SiteConfig
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HTTP_SHUTDOWN_TIMEOUT = 1.0
+THREAD_RESTART_MAX_DELAY = 30.0
 INPUT_CONNECT_TIMEOUT = 10.0
 
 
@@ -69,6 +72,7 @@ class StreamService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._http_done: asyncio.Future[None] | None = None
         self.guard: ConnectionGuard | None = None  # the HTTP server's connections, once it serves
+        core.input_state = self.health
 
     @property
     def url(self) -> str:
@@ -117,13 +121,39 @@ class StreamService:
         self.core.events.store.close()
         if self.core.queues is not None:
             self.core.queues.close()
-        if self.core.recorder is not None:
-            self.core.recorder.close()
+        self.core.close_recording()
 
     def _spawn(self, name: str, target: Callable[..., Any], *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread = threading.Thread(target=self._guarded, args=(name, target, *args), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _guarded(self, name: str, target: Callable[..., Any], *args: Any) -> None:
+        """Run a thread's target; if it dies, say so loudly and restart it.
+
+        Each death is logged at CRITICAL with its traceback and counted (``vigil_thread_deaths``);
+        ``/healthz`` says 503, naming the thread and the error, until the streamer is restarted (a
+        thread that died once has a bug or a broken dependency worth a look, even if it now runs).
+        The thread is restarted after a backoff, so a transient error does not stop the stream.
+        """
+        backoff = Backoff(cap=THREAD_RESTART_MAX_DELAY)
+        deaths = 0
+        while True:
+            try:
+                target(*args)
+                return
+            except Exception as exc:
+                deaths += 1
+                delay = backoff.next()
+                what = _THREAD_ROLES.get(name, "a streamer thread")
+                message = (f"the streamer's {name} thread ({what}) died {deaths} time(s), last of {exc!r}; "
+                           "restarted, but restart the streamer and read the log's traceback")
+                log.critical("the streamer's %s thread died: %r; restarting it in %.1f s", name, exc, delay,
+                             exc_info=True)
+                self.core.metrics.thread_deaths.labels(thread=name).inc()
+                self.core.add_fault(f"thread:{name}", message)
+            if self.stop_event.wait(delay):
+                return
 
     def _serve(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
@@ -161,6 +191,14 @@ class StreamService:
             loop.close()
 
 
+_THREAD_ROLES = {
+    "stream-core": "it joins results and emits frames: none are emitted while it is down",
+    "stream-feed": "it reads frames from the broker",
+    "stream-results": "it reads results from Redis",
+    "stream-http": "it serves HTTP",
+}
+
+
 def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel and await what is still running (viewers' handlers), so nothing is destroyed pending."""
     tasks = asyncio.all_tasks(loop)
@@ -173,7 +211,7 @@ def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
 def event_store_for(settings: Settings) -> EventStore:
     """A capped Redis stream when results go through Redis, else SQLite."""
     if settings.result_backend.startswith(("redis://", "rediss://", "unix://")):
-        return RedisEventStore(settings.result_backend, settings.events_maxlen)
+        return RedisEventStore(settings.result_backend, settings.events_maxlen, ssl_options=redis_ssl(settings))
     return SqliteEventStore(settings.events_db, settings.events_maxlen)
 
 
@@ -200,11 +238,13 @@ def distributed_streamer(settings: Settings, host: str, port: int | None,
         ConfigError: a bad notification setting.
     """
     notify = site.notifications() if site is not None else NotifyConfig()
-    queues = QueueProbe(settings.broker_url, settings.algorithms) if _is_amqp(settings.broker_url) else None
+    queues = (QueueProbe(settings.broker_url, settings.algorithms, ssl=broker_ssl(settings))
+              if _is_amqp(settings.broker_url) else None)
     core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues, site=site)
     inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed, core.feed_undecodable))}
     if settings.result_backend.startswith(("redis://", "rediss://")):
-        inputs["results"] = RedisResultListener(settings.result_backend, core.on_result, core.result_rejected)
+        inputs["results"] = RedisResultListener(settings.result_backend, core.on_result, core.result_rejected,
+                                                redis_ssl(settings))
     else:
         from vigil.app import create_app
 
