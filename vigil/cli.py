@@ -112,6 +112,20 @@ def _writable(path: Path | None, what: str) -> None:
             _fail(exc)
 
 
+def _event_paths(settings: Settings) -> None:
+    """Exit 78 now if the event store's SQLite file or the media folder cannot be written."""
+    from vigil.paths import check_writable_dir
+    from vigil.stream.store_schema import sqlite_path
+
+    database = sqlite_path(settings.events_url)
+    if database is not None:
+        _writable(Path(database), "VIGIL_EVENTS_URL")
+    try:
+        check_writable_dir(settings.media_dir, "VIGIL_MEDIA_DIR")
+    except ConfigError as exc:
+        _fail(exc)
+
+
 def _algorithms(ctx: click.Context, value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -329,8 +343,7 @@ def stream(ctx: click.Context, host: str, port: int, insecure: bool, record: Pat
     settings = site.settings if site else _settings(ctx, broker_url=broker_url, result_backend=result_backend)
     auth = _auth(site, host, insecure, "vigil stream")
     _writable(record, "--record")
-    if not settings.result_backend.startswith(("redis://", "rediss://", "unix://")):
-        _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
+    _event_paths(settings)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
@@ -390,7 +403,7 @@ def run(ctx: click.Context, sources: tuple[str, ...], config: Path | None, algor
     settings = site_file.settings if site_file else _settings(ctx, **overrides)
     auth = _auth(site_file, host if not no_http else "127.0.0.1", insecure, "vigil run")
     _writable(report, "--report")
-    _writable(Path(settings.events_db), "VIGIL_EVENTS_DB")
+    _event_paths(settings)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:

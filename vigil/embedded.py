@@ -26,10 +26,9 @@ from vigil.settings import Settings
 from vigil.stats import summarize
 from vigil.stream.auth import AuthConfig
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
 from vigil.stream.recorder import MemoryRecorder
 from vigil.stream.results import BackendPoller
-from vigil.stream.service import StreamService, attach_notifications
+from vigil.stream.service import StreamService, attach_notifications, open_event_store
 
 if TYPE_CHECKING:
     from vigil.config import SiteConfig
@@ -83,6 +82,7 @@ def run_embedded(
     if notify is None:
         notify = site.notifications() if site is not None else NotifyConfig()
     settings = settings.replace(broker_url=EMBEDDED_BROKER, result_backend=EMBEDDED_BACKEND)
+    store, media = open_event_store(settings)  # before any thread: a bad store stops nothing half-started
     app = create_app(settings)
     # The thread pool runs tasks through celery's *default* app, not the worker's.
     app.set_default()
@@ -95,8 +95,7 @@ def run_embedded(
     worker_thread.start()
 
     recorder = MemoryRecorder() if record else None
-    core = StreamCore(settings, SqliteEventStore(settings.events_db, settings.events_maxlen), recorder=recorder,
-                      site=site)
+    core = StreamCore(settings, store, recorder=recorder, site=site, media=media)
     poller = BackendPoller(app.backend, core.pending_task_ids, core.on_result)
     notifications = attach_notifications(core, notify, tuple(camera for camera, _ in sources))
     service = StreamService(core, {"feed": _AlwaysConnected(), "results": poller}, host, port, auth, notifications)

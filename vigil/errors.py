@@ -10,7 +10,8 @@
      ├── DetectorError          a detector failed to load or to run
      │    └── UnknownDetectorError  no detector is registered under that name
      ├── CaptureError           a camera, stream or file cannot be opened or read
-     └── BrokerUnavailableError the broker or result backend cannot be reached
+     ├── BrokerUnavailableError the broker or result backend cannot be reached
+ └── EventStoreError        the event store (SQLite, PostgreSQL) cannot be read or written
 """
 
 from __future__ import annotations
@@ -58,3 +59,7 @@ class CaptureError(VigilError):
 
 class BrokerUnavailableError(VigilError):
     """The message broker or the result backend cannot be reached."""
+
+
+class EventStoreError(VigilError):
+    """The event store (SQLite file or PostgreSQL) cannot be reached, read or written."""

@@ -1,4 +1,4 @@
-"""Checking, before any work starts, that the files a command will write can be written.
+"""Checking, before any work starts, that the files and folders a command will write can be written.
 
 A read-only folder, a missing directory or a path that is a directory would otherwise
 surface as a traceback, sometimes only at the end of a long run (``vigil run --report``).
@@ -6,6 +6,7 @@ surface as a traceback, sometimes only at the end of a long run (``vigil run --r
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from vigil.errors import ConfigError
@@ -25,6 +26,25 @@ def check_writable(path: Path | str, what: str) -> Path:
     problem = _problem(path)
     if problem:
         raise ConfigError(f"{what} {str(path)!r}: {problem}")
+    return path
+
+
+def check_writable_dir(path: Path | str, what: str) -> Path:
+    """Create the folder ``path`` if needed and return it once a file can be written in it.
+
+    Raises:
+        ConfigError: naming the folder, ``what``, and the reason.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r}: is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".vigil-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{what} {str(path)!r}: cannot be written ({exc.strerror or exc})") from None
     return path
 
 

@@ -29,7 +29,12 @@ DEFAULT_MAX_FRAME_AGE = 2.0
 DEFAULT_RESULT_EXPIRES = 60
 DEFAULT_RESULT_DEADLINE = 1.0
 DEFAULT_FRAME_WIDTH = 640
-DEFAULT_EVENTS_MAXLEN = 10_000
+DEFAULT_EVENTS_URL = "vigil-events.sqlite3"
+DEFAULT_MEDIA_DIR = "vigil-media"
+DEFAULT_CLIP_BEFORE_S = 5.0
+DEFAULT_CLIP_AFTER_S = 5.0
+DEFAULT_RETENTION_DAYS = 30.0
+DEFAULT_RETENTION_MAX_MB = 2048
 DEFAULT_MAX_CAMERAS = 64
 DEFAULT_HTTP_MAX_CONNECTIONS = 256
 DEFAULT_HTTP_MAX_VIEWERS = 128
@@ -70,6 +75,22 @@ def _positive_float(value: Any) -> float:
     if not number > 0:
         raise ValueError("must be > 0")
     return number
+
+
+def _non_negative_float(value: Any) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError("must be >= 0")
+    return number
+
+
+def _events_url(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("must be a SQLite file path or a postgresql:// URL")
+    if "://" in text and not text.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+        raise ValueError("must be a SQLite file path, sqlite:///path or postgresql://user@host/db")
+    return text
 
 
 def _url(value: Any) -> str:
@@ -170,11 +191,31 @@ class Settings:
         _text,
         "Benchmarks only: `null`, `busy:MS` or `sleep:MS` replaces every detector in a worker.",
     )
-    events_maxlen: int = _setting(
-        DEFAULT_EVENTS_MAXLEN, _int_in(1), "Events kept in the store (capped Redis stream or SQLite)."
+    # -- events: the durable store, snapshots and clips (docs/events.md, "Store, media and HTTP") --
+    events_url: str = _setting(
+        DEFAULT_EVENTS_URL,
+        _events_url,
+        "Event store: a SQLite file (WAL) on this host, or `postgresql://user@host/db` for a central database; "
+        "`:memory:` keeps nothing (tests).",
     )
-    events_db: str = _setting(
-        "vigil-events.sqlite3", _text, "SQLite file for events in embedded mode (`vigil run`); `:memory:` keeps none."
+    media_dir: str = _setting(
+        DEFAULT_MEDIA_DIR, _text, "Folder of event snapshots (JPEG) and clips (WebM), kept beside the event store."
+    )
+    clip_before_s: float = _setting(
+        DEFAULT_CLIP_BEFORE_S, _non_negative_float, "Seconds of annotated video an event's clip keeps before it fired."
+    )
+    clip_after_s: float = _setting(
+        DEFAULT_CLIP_AFTER_S, _non_negative_float, "Seconds of annotated video an event's clip keeps after it fired."
+    )
+    retention_days: float = _setting(
+        DEFAULT_RETENTION_DAYS,
+        _positive_float,
+        "Events (rows, snapshots and clips together) older than this many days are deleted.",
+    )
+    retention_max_mb: int = _setting(
+        DEFAULT_RETENTION_MAX_MB,
+        _int_in(0),
+        "Snapshots and clips may use this many MB; past it the oldest events are deleted (0: no size limit).",
     )
     max_cameras: int = _setting(
         DEFAULT_MAX_CAMERAS, _int_in(1), "Cameras a streamer follows; frames of more cameras are refused and counted."

@@ -31,8 +31,8 @@ from tests.integration.conftest import (  # noqa: F401 (fixtures the live tests 
 )
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
 from vigil.stream.http import create_web_app
+from vigil.stream.store import EventStore
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("VIGIL_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -97,7 +97,7 @@ class InProcessStreamer:
     """
 
     def __init__(self, middlewares: list[Callable[..., Any]] | None = None) -> None:
-        self.core = StreamCore(Settings.load(environ={}), SqliteEventStore(":memory:", 1000))
+        self.core = StreamCore(Settings.load(environ={}), EventStore(":memory:"))
         self.app = create_web_app(self.core, lambda: {"feed": True, "results": True})
         for middleware in middlewares or []:
             self.app.middlewares.insert(0, middleware)

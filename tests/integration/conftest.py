@@ -137,7 +137,8 @@ def vigil_env(tmp_path) -> dict[str, str]:
         VIGIL_BROKER_URL=BROKER_URL,
         VIGIL_RESULT_BACKEND=RESULT_BACKEND,
         VIGIL_DETECTOR_OVERRIDE="null",  # the pipeline's tests must not depend on detector accuracy
-        VIGIL_EVENTS_DB=str(tmp_path / "events.sqlite3"),
+        VIGIL_EVENTS_URL=str(tmp_path / "events.sqlite3"),
+        VIGIL_MEDIA_DIR=str(tmp_path / "media"),
         PYTHONUNBUFFERED="1",
     )
     return env

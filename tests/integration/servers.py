@@ -292,6 +292,12 @@ class PrivateRedis:
         self.stop()
         raise ServerUnavailable(reason)
 
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port: everything it held is gone (nothing is saved)."""
+        if self._server is not None:
+            _stop_process(self._server, 10)
+        self.start()
+
     def stop(self) -> None:
         if self._server is not None:
             _stop_process(self._server, 10)

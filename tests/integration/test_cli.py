@@ -41,8 +41,15 @@ def run(args, env, timeout=120):
         pytest.param(["run", "--source", "synthetic", "--max-frames", "5", "--report", "/nonexistent/dir/r.json"], {},
                      78, "--report '/nonexistent/dir/r.json': the folder '/nonexistent/dir' does not exist",
                      id="report path checked before the run"),
-        pytest.param(["run", "--source", "synthetic", "--max-frames", "5"], {"VIGIL_EVENTS_DB": "/sys/e.sqlite3"},
-                     78, "VIGIL_EVENTS_DB '/sys/e.sqlite3': cannot be written", id="events db not writable"),
+        pytest.param(["run", "--source", "synthetic", "--max-frames", "5"], {"VIGIL_EVENTS_URL": "/sys/e.sqlite3"},
+                     78, "VIGIL_EVENTS_URL '/sys/e.sqlite3': cannot be written", id="events db not writable"),
+        pytest.param(["stream", "--port", "0"], {"VIGIL_EVENTS_URL": "/sys/e.sqlite3"},
+                     78, "VIGIL_EVENTS_URL '/sys/e.sqlite3': cannot be written", id="stream events db not writable"),
+        pytest.param(["run", "--source", "synthetic", "--max-frames", "5"], {"VIGIL_MEDIA_DIR": "/sys/vigil-media"},
+                     78, "VIGIL_MEDIA_DIR '/sys/vigil-media': cannot be written", id="media dir not writable"),
+        pytest.param(["stream", "--port", "0"], {"VIGIL_EVENTS_URL": "postgresql://nobody@127.0.0.1:9/none"},
+                     69, "cannot open the event store postgresql+psycopg://nobody@127.0.0.1:9/none",
+                     id="postgres unreachable"),
     ],
 )
 def test_bad_input_is_explained(args, extra_env, code, message, vigil_env):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import DATA_DIR, unavailable, vigil
+from vigil.stream.store import EventStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.detectors]
 
@@ -20,7 +21,7 @@ def test_embedded_run_with_real_detectors_raises_the_fall(vigil_env, tmp_path):
     report, events_db = tmp_path / "report.json", tmp_path / "events.sqlite3"
     env = {k: v for k, v in vigil_env.items()
            if k not in ("VIGIL_BROKER_URL", "VIGIL_RESULT_BACKEND", "VIGIL_DETECTOR_OVERRIDE")}
-    env.update(VIGIL_EVENTS_DB=str(events_db), VIGIL_QUEUE_MAX_LENGTH="1000", VIGIL_MAX_FRAME_AGE="60",
+    env.update(VIGIL_EVENTS_URL=str(events_db), VIGIL_QUEUE_MAX_LENGTH="1000", VIGIL_MAX_FRAME_AGE="60",
                VIGIL_RESULT_DEADLINE="30")
     # Given the corridor clip (onset at frame 86) and the fall and pose detectors,
     # with queues long enough that no frame is dropped on a busy test machine
@@ -39,5 +40,10 @@ def test_embedded_run_with_real_detectors_raises_the_fall(vigil_env, tmp_path):
     # her still on the floor, so it has no end
     falls = [event for event in data["events"] if event["kind"] == "fall"]
     assert [event["type"] for event in falls] == ["new"] and 80 <= falls[0]["start_seq"] <= 86 + 50, falls
-    stored = [json.loads(body) for (body,) in sqlite3.connect(events_db).execute("SELECT body FROM events")]
-    assert [(event["id"], event["type"]) for event in stored if event["kind"] == "fall"] == [(falls[0]["id"], "new")]
+    store = EventStore(str(events_db))
+    (fall,) = [event for event in store.page().incidents if event["kind"] == "fall"]
+    assert (fall["id"], fall["type"]) == (falls[0]["id"], "new")
+    # With its snapshot and its clip (written when the run ended, if not before) beside the store
+    media = Path(env["VIGIL_MEDIA_DIR"]) / "corridor"
+    assert fall["snapshot"] and (media / f"{fall['id']}.jpg").read_bytes()[:2] == b"\xff\xd8"
+    assert fall["clip"] and (media / f"{fall['id']}.webm").stat().st_size > 10_000

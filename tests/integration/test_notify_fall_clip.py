@@ -78,10 +78,10 @@ def test_the_corridor_fall_is_one_alert_on_mqtt_and_webhook(vigil_env, tmp_path)
             late.close()
         assert retained[f"{prefix}/available"] == b"offline"
         assert retained[f"{prefix}/corridor/fall"] == (b"OFF" if ended else b"ON")
-        # And with the event store's snapshots (events-store), the snapshot JPEG too
-        if any(e.get("snapshot") for e in published):
-            snapshots = [p for t, p, _ in messages if t == f"{prefix}/corridor/fall/snapshot"]
-            assert snapshots and all(p[:2] == b"\xff\xd8" for p in snapshots)
+        # And the `new` carries its snapshot's URL, and the snapshot JPEG went out too
+        assert all(e["snapshot"] for e in published if e["kind"] == "fall")
+        snapshots = [p for t, p, _ in messages if t == f"{prefix}/corridor/fall/snapshot"]
+        assert snapshots and all(p[:2] == b"\xff\xd8" for p in snapshots)
         # And the webhook got the same messages, signed
         assert [(json.loads(b)["type"], json.loads(b)["event"]["seq"]) for _, b in posts] == falls
         assert all(verify(SECRET.encode(), body, headers["X-Vigil-Signature"]) for headers, body in posts)

@@ -24,8 +24,8 @@ from tests.integration.mqtt_helpers import (
 from vigil.notify.config import notify_config_from_mapping
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
 from vigil.stream.service import attach_notifications
+from vigil.stream.store import EventStore
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def test_an_event_of_the_core_reaches_mqtt_and_a_webhook_and_metrics_count_it():
         "webhooks": [{"name": "carers", "url": f"http://127.0.0.1:{receiver.server_address[1]}/",
                       "secret": "0123456789abcdef0123456789"}],
     })
-    core = StreamCore(Settings.load(environ={}), SqliteEventStore(":memory:", 100))
+    core = StreamCore(Settings.load(environ={}), EventStore(":memory:"))
     notifications = attach_notifications(core, config, ("door",))
     assert notifications is not None
     subscriber = Subscriber(DEFAULT_BROKER[1], f"{prefix}/events")
@@ -87,6 +87,6 @@ def test_an_event_of_the_core_reaches_mqtt_and_a_webhook_and_metrics_count_it():
 
 
 def test_no_notification_tables_attach_nothing():
-    core = StreamCore(Settings.load(environ={}), SqliteEventStore(":memory:", 100))
+    core = StreamCore(Settings.load(environ={}), EventStore(":memory:"))
     assert attach_notifications(core, notify_config_from_mapping({})) is None
     assert "vigil_notify_" not in core.metrics.render().decode()

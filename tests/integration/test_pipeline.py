@@ -80,7 +80,7 @@ def test_frames_flow_from_capture_through_workers_to_the_mjpeg_view(worker, stre
         assert metrics["vigil_queue_messages", (("queue", queue),)] == 0
     results = requests.get(f"{url}/cameras/itest/results", timeout=5).json()
     assert results["frame"]["complete"] and set(results["frame"]["results"]) == set(ALGORITHM_QUEUES)
-    assert requests.get(f"{url}/events", timeout=5).json() == {"events": []}
+    assert requests.get(f"{url}/events", timeout=5).json() == {"events": [], "next": None}
     latest = requests.get(f"{url}/cameras/itest/latest.jpg", timeout=5)
     assert latest.headers["Content-Type"] == "image/jpeg" and latest.content[:2] == b"\xff\xd8"
     assert requests.get(f"{url}/cameras/nope/results", timeout=5).status_code == 404

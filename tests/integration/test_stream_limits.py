@@ -20,10 +20,10 @@ from tests.integration.conftest import BROKER_URL, RESULT_BACKEND, free_port, he
 from vigil.queues import FRAMES_EXCHANGE
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
 from vigil.stream.feed import FeedConsumer
 from vigil.stream.results import RESULT_KEY_PREFIX, RedisResultListener
 from vigil.stream.service import StreamService
+from vigil.stream.store import EventStore
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +82,7 @@ def ok_meta(camera: str, seq: int, algorithm: str = "fall", **changes: object) -
 def test_forged_results_on_redis_change_nothing_in_metrics(clean):
     # Given a streamer that reads results from Redis and has seen camera door ask for fall
     core = StreamCore(Settings.load(environ={}).replace(result_backend=RESULT_BACKEND),
-                      SqliteEventStore(":memory:", 100))
+                      EventStore(":memory:"))
     core.on_feed(feed_frame(0, ("fall",)))
     listener = RedisResultListener(RESULT_BACKEND, core.on_result, core.result_rejected)
     service = StreamService(core, {"results": listener}, port=0)

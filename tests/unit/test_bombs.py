@@ -9,7 +9,7 @@ from tests.unit.test_frames import bomb
 from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
+from vigil.stream.store import EventStore
 from vigil.tasks.detect import detect_frame
 
 
@@ -19,7 +19,7 @@ def peak_kib() -> int:
 
 def test_the_streamer_draws_a_placeholder_instead_of_decoding_a_bomb():
     # Given a feed message whose 640-byte JPEG claims 30000 x 30000 pixels
-    core = StreamCore(Settings.load(environ={}), SqliteEventStore(":memory:", 10))
+    core = StreamCore(Settings.load(environ={}), EventStore(":memory:"))
     message = feed_frame(0, ("fall",))
     message["frame"]["jpeg"] = bomb()
     core.on_feed(message)

@@ -3,7 +3,7 @@
 import pytest
 
 from vigil.errors import ConfigError
-from vigil.paths import check_writable
+from vigil.paths import check_writable, check_writable_dir
 
 
 def test_a_new_file_in_a_writable_folder_is_fine(tmp_path):
@@ -29,5 +29,14 @@ def test_a_path_that_cannot_be_written_is_refused_and_nothing_is_left_behind(tmp
 
 
 def test_checking_a_new_file_does_not_leave_it_behind(tmp_path):
-    check_writable(tmp_path / "events.sqlite3", "VIGIL_EVENTS_DB")
+    check_writable(tmp_path / "events.sqlite3", "VIGIL_EVENTS_URL")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_media_folder_is_created_and_checked(tmp_path):
+    assert check_writable_dir(tmp_path / "media" / "events", "VIGIL_MEDIA_DIR").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="VIGIL_MEDIA_DIR '.*file': is a file, not a folder"):
+        check_writable_dir(tmp_path / "file", "VIGIL_MEDIA_DIR")
+    with pytest.raises(ConfigError, match="VIGIL_MEDIA_DIR '/sys/vigil-media': cannot be written"):
+        check_writable_dir("/sys/vigil-media", "VIGIL_MEDIA_DIR")

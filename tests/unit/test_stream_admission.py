@@ -12,15 +12,15 @@ from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
 from vigil.stream.admission import MAX_RESULT_BYTES, MAX_TEXT
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
 from vigil.stream.results import RESULT_KEY_PREFIX, RedisResultListener
+from vigil.stream.store import EventStore
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def make_core(**settings: str) -> StreamCore:
     environ = {f"VIGIL_{key.upper()}": value for key, value in settings.items()}
-    return StreamCore(Settings.load(environ=environ), SqliteEventStore(":memory:", 100))
+    return StreamCore(Settings.load(environ=environ), EventStore(":memory:"))
 
 
 def samples(core: StreamCore) -> Samples:

@@ -7,12 +7,12 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import feed_frame, incident_event
+from tests.helpers import feed_frame
 from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
-from vigil.stream.events import EventLog, SqliteEventStore
 from vigil.stream.recorder import MemoryRecorder
+from vigil.stream.store import EventStore
 
 DEADLINE = 1.0
 
@@ -38,7 +38,7 @@ def samples(core: StreamCore) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 @pytest.fixture
 def core() -> StreamCore:
     settings = Settings.load(environ={"VIGIL_RESULT_DEADLINE": str(DEADLINE)})
-    return StreamCore(settings, SqliteEventStore(":memory:", 100), recorder=MemoryRecorder())
+    return StreamCore(settings, EventStore(":memory:"), recorder=MemoryRecorder())
 
 
 def test_a_frame_and_its_result_are_emitted_together(core):
@@ -115,14 +115,3 @@ def test_a_synthetic_detector_gets_no_rule(core):
     core.process()
     view = core.views.get("door")
     assert view is not None and view.summaries == {"fall": {}} and view.observations == {"fall": None}
-
-
-def test_events_are_stored_kept_recorded_and_announced():
-    store, recorder, heard = SqliteEventStore(":memory:", 2), MemoryRecorder(), []
-    log = EventLog(store, recorder)
-    log.subscribe(heard.append)
-    for seq in range(3):
-        log.publish(incident_event("door", seq, confidence=0.9))
-    assert log.count == 3 and [e["seq"] for e in heard] == [0, 1, 2] and len(recorder.events) == 3
-    assert [e["seq"] for e in store.recent()] == [1, 2]  # capped at maxlen, newest last
-    assert store.recent(camera="hall") == []

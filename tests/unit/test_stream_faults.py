@@ -15,8 +15,8 @@ from tests.helpers import feed_frame
 from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
 from vigil.stream.service import StreamService
+from vigil.stream.store import EventStore
 
 
 class DiskFull:
@@ -64,7 +64,7 @@ def emit_one(core: StreamCore, seq: int) -> None:
 
 def test_a_full_disk_stops_recording_once_and_loudly_while_frames_go_on(caplog: pytest.LogCaptureFixture) -> None:
     recorder = DiskFull()
-    core = StreamCore(Settings.load(environ={}), SqliteEventStore(":memory:", 100), recorder=recorder)
+    core = StreamCore(Settings.load(environ={}), EventStore(":memory:"), recorder=recorder)
     with caplog.at_level(logging.ERROR):
         for seq in range(3):
             emit_one(core, seq)  # every frame is still emitted
@@ -77,7 +77,7 @@ def test_a_full_disk_stops_recording_once_and_loudly_while_frames_go_on(caplog: 
 
 
 def test_a_dead_thread_is_logged_counted_and_makes_health_degraded(caplog: pytest.LogCaptureFixture) -> None:
-    core = StreamCore(Settings.load(environ={}), SqliteEventStore(":memory:", 100))
+    core = StreamCore(Settings.load(environ={}), EventStore(":memory:"))
     feed = Dies()
     service = StreamService(core, {"feed": feed}, port=None)
     with caplog.at_level(logging.CRITICAL):

@@ -19,12 +19,12 @@ from tests.helpers import feed_frame, incident_event
 from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
 from vigil.stream.http import create_web_app
+from vigil.stream.store import EventStore
 
 
 def make_core() -> StreamCore:
-    core = StreamCore(Settings.load(environ={}), SqliteEventStore(":memory:", 100))
+    core = StreamCore(Settings.load(environ={}), EventStore(":memory:"))
     core.on_feed(feed_frame(4, ("fall",)))
     core.on_result(TaskRef("door", 1, 4, "fall"), DetectionResult(
         camera="door", session=1, seq=4, algorithm="fall", status="ok",
@@ -127,7 +127,7 @@ def test_events_come_from_the_store_filtered_by_camera():
         core.events.publish(incident_event("door", 4, confidence=0.9))
         core.events.publish(incident_event("hall", 9, "drowsy"))
         everything = await (await client.get("/events")).json()
-        assert [e["camera"] for e in everything["events"]] == ["door", "hall"]
+        assert [e["camera"] for e in everything["events"]] == ["hall", "door"]  # newest first
         door = await (await client.get("/events", params={"camera": "door", "limit": "5"})).json()
         assert [e["kind"] for e in door["events"]] == ["fall"]
         assert (await client.get("/events", params={"limit": "many"})).status == 400
@@ -141,7 +141,8 @@ def test_live_events_arrive_as_server_sent_events():
         assert (await response.content.readline()) == b": connected\n"
         await response.content.readline()
         core.events.publish(incident_event("door", 4))
-        assert (await asyncio.wait_for(response.content.readline(), 5)) == b"event: event\n"
+        assert (await asyncio.wait_for(response.content.readline(), 5)) == b"id: 1\n"  # the store's cursor
+        assert (await response.content.readline()) == b"event: event\n"
         data = (await response.content.readline()).decode()
         assert json.loads(data.removeprefix("data: "))["kind"] == "fall"
         response.close()

@@ -20,15 +20,14 @@ from vigil.errors import ConfigError
 from vigil.messages import DetectionResult, TaskRef
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
 from vigil.stream.recorder import JsonLinesRecorder, MemoryRecorder, read_json_lines
+from vigil.stream.store import EventStore
 
 FPS = 25.0
 
 
 def make_core(site: SiteConfig | None = None) -> StreamCore:
-    return StreamCore(Settings.load(environ={}), SqliteEventStore(":memory:", 100), recorder=MemoryRecorder(),
-                      site=site)
+    return StreamCore(Settings.load(environ={}), EventStore(":memory:"), recorder=MemoryRecorder(), site=site)
 
 
 def play(core: StreamCore, observations: list[Any], session: int = 1, camera: str = "door") -> None:
@@ -63,7 +62,9 @@ def test_a_fall_through_the_core_is_one_incident(tmp_path: Path) -> None:
     assert [(e["type"], e["kind"], e["session"]) for e in heard] == [("new", "fall", 4), ("end", "fall", 4)]
     assert heard[0]["id"] == heard[1]["id"] == event_id("door", 4, "fall", heard[0]["start_seq"])
     assert core.recorder is not None and core.recorder.events == heard  # type: ignore[attr-defined]
-    assert [e["type"] for e in core.events.store.recent()] == ["new", "end"]
+    assert [m.event["type"] for m in core.events.store.messages_after(0)] == ["new", "end"]
+    (incident,) = core.events.store.page().incidents
+    assert (incident["id"], incident["type"]) == (heard[0]["id"], "end")
     assert core.events.incidents == 1 and core.events.count == 2
     metrics = samples(core)
     assert metrics[("vigil_events_total", (("camera", "door"), ("kind", "fall"), ("type", "new")))] == 1

@@ -20,16 +20,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.helpers import feed_frame, frame_payload
 from vigil.settings import Settings
 from vigil.stream.core import StreamCore
-from vigil.stream.events import SqliteEventStore
 from vigil.stream.limits import HttpLimits, quiet_accept_errors
 from vigil.stream.service import StreamService
+from vigil.stream.store import EventStore
 
 
 @contextlib.contextmanager
 def serving(**settings: str) -> Iterator[StreamService]:
     """A streamer (no inputs) that knows camera door, serving on a free loopback port."""
     environ = {f"VIGIL_{key.upper()}": value for key, value in settings.items()}
-    core = StreamCore(Settings.load(environ=environ), SqliteEventStore(":memory:", 100))
+    core = StreamCore(Settings.load(environ=environ), EventStore(":memory:"))
     core.on_feed(feed_frame(0, ()))
     service = StreamService(core, {}, port=0)
     service.start()

@@ -24,13 +24,15 @@ from vigil.logs import RateLimitedLog
 from vigil.messages import DetectionResult, FrameMessage, TaskRef, parse_feed_message
 from vigil.settings import Settings
 from vigil.stream.admission import MALFORMED, UNKNOWN_CAMERA, Admission, bounded_stats
-from vigil.stream.events import EventLog, EventStore
+from vigil.stream.events import EventCollector, EventLog
 from vigil.stream.health import WINDOW_SECONDS, FrameWindow, Health, HealthInputs, evaluate, requested_algorithms
 from vigil.stream.ingest import Ingest
+from vigil.stream.media import MediaRecorder
 from vigil.stream.metrics import QueueProbe, StreamMetrics
 from vigil.stream.reassembly import JoinedFrame, ReassemblyCounters
 from vigil.stream.recorder import FailSafeRecorder, Recorder
 from vigil.stream.rules import RuleRunner, camera_rules
+from vigil.stream.store import EventStore
 from vigil.stream.views import Views, frame_record
 
 if TYPE_CHECKING:
@@ -53,10 +55,12 @@ class StreamCore:
         queues: reads the algorithm queues' depths for ``/metrics`` (``None``: no broker to ask).
         site: the site file: each camera's rule options and zones (and masks, drawn with
             ``draw_zones``); ``None``: every camera with default rules.
+        media: keeps recent frames and writes events' snapshots and clips (``None``: none).
     """
 
     def __init__(self, settings: Settings, events: EventStore, *, recorder: Recorder | None = None,
-                 queues: QueueProbe | None = None, site: SiteConfig | None = None) -> None:
+                 queues: QueueProbe | None = None, site: SiteConfig | None = None,
+                 media: MediaRecorder | None = None) -> None:
         self.settings = settings
         # Things that broke for good (a dead thread, recording stopped): /healthz names each.
         self.faults: dict[str, str] = {}
@@ -66,12 +70,14 @@ class StreamCore:
             recorder, lambda message: self.add_fault("recording", message))
         self.queues = queues
         self.views = Views(settings.jpeg_quality)
-        self.events = EventLog(events, self._recording)
+        self.media = media
+        self.events = EventLog(events, self._recording, media)
         self.frame_window = FrameWindow()
         self._requested: dict[str, float] = {}  # algorithm -> when a frame last asked for it (monotonic)
         # Connection state of the inputs, for /metrics' health gauge; the service running the core sets it.
         self.input_state: Callable[[], dict[str, bool]] = dict
         self.metrics = StreamMetrics(self._capture_stats, queues, self._health_for_metrics)
+        self.metrics.registry.register(EventCollector(self.events))
         self.recent_latencies: deque[float] = deque(maxlen=RECENT_LATENCIES)
         self.frame_listeners: list[FrameListener] = []
         self.started_at = time.time()
@@ -208,7 +214,6 @@ class StreamCore:
         for algorithm in frame.missing:
             self.metrics.results_missing.labels(camera=frame.camera, algorithm=algorithm).inc()
         outcome = self._rules.apply(frame)
-        self._publish(outcome.events)
         latency = frame.latency
         self.metrics.end_to_end.labels(camera=frame.camera).observe(latency)
         self.recent_latencies.append(latency)
@@ -222,6 +227,12 @@ class StreamCore:
             view.regions = (self._cameras[frame.camera].zones if frame.camera in self._cameras else (),
                             self._masks.get(frame.camera, ()))
         view.update(frame, outcome.observations, outcome.summaries)
+        if self.media is not None:
+            try:  # the frame as the view draws it, before the events it raised (their snapshot)
+                self.media.add_frame(frame, view.observations, view.summaries, view.regions)
+            except Exception:  # clips are a bonus: never stop the stream for them
+                log.exception("keeping frame %s#%d for clips failed", frame.camera, frame.seq)
+        self._publish(outcome.events)
         if view.viewers:
             view.annotated()  # encode once here, off the HTTP loop, for every viewer
         if self._recording is not None:

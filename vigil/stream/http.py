@@ -5,7 +5,7 @@ GET /cameras                 cameras as JSON, and when this streamer started
 GET /cameras/{name}/mjpeg    multipart/x-mixed-replace stream of annotated frames
 GET /cameras/{name}/latest.jpg
 GET /cameras/{name}/results  the latest joined results (JSON)
-GET /events                  recent events (JSON), or live with Accept: text/event-stream
+GET /events...                incidents, snapshots, clips, acknowledgement, SSE (stream/event_routes.py)
 GET /healthz                 200 {"status": "ok", ...} or 503 {"status": "degraded", "reasons": [...]}
 GET /metrics                 Prometheus text
 GET/POST /login, POST /logout  the login page (vigil.stream.login)
@@ -24,7 +24,6 @@ from typing import Any
 
 from aiohttp import web
 
-from vigil.errors import VigilError
 from vigil.stream.access import Access
 from vigil.stream.auth import AuthConfig
 from vigil.stream.core import StreamCore
@@ -60,8 +59,13 @@ def frame_headers(camera: str, annotated: AnnotatedFrame) -> dict[str, str]:
     return {"X-Vigil-Camera": camera, "X-Vigil-Seq": str(annotated.seq), "X-Vigil-Overlays": overlays}
 
 
-def sse_message(data: dict[str, Any], event: str = "event") -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+def sse_message(data: dict[str, Any], event: str = "event", cursor: int | None = None) -> bytes:
+    """One server-sent event; ``cursor`` becomes its ``id:`` (what ``Last-Event-ID`` resumes from)."""
+    head = f"id: {cursor}\n" if cursor is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+Stored = tuple[int | None, dict[str, Any]]  # (cursor, event dict)
 
 
 class Hub:
@@ -70,25 +74,28 @@ class Hub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._frame_ready: dict[str, asyncio.Event] = {}
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._subscribers: set[asyncio.Queue[Stored]] = set()
 
     # called from the processing thread
     def frame_emitted(self, camera: str) -> None:
         self.loop.call_soon_threadsafe(self._wake, camera)
 
-    def event_raised(self, event: dict[str, Any]) -> None:
-        self.loop.call_soon_threadsafe(self._publish, event)
+    def event_stored(self, cursor: int | None, event: dict[str, Any]) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._publish, (cursor, event))
+        except RuntimeError:  # the loop closed (the server stopped): nobody is left to tell
+            pass
 
     # loop side
     def frame_ready(self, camera: str) -> asyncio.Event:
         return self._frame_ready.setdefault(camera, asyncio.Event())
 
-    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SSE_QUEUE_SIZE)
+    def subscribe(self) -> asyncio.Queue[Stored]:
+        queue: asyncio.Queue[Stored] = asyncio.Queue(SSE_QUEUE_SIZE)
         self._subscribers.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[Stored]) -> None:
         self._subscribers.discard(queue)
 
     def _wake(self, camera: str) -> None:
@@ -96,7 +103,7 @@ class Hub:
         if event is not None:
             event.set()  # wakes every viewer waiting for this camera's next frame
 
-    def _publish(self, event: dict[str, Any]) -> None:
+    def _publish(self, event: Stored) -> None:
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()  # a slow subscriber loses its oldest event, not the newest
@@ -130,10 +137,11 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
     async def on_startup(app: web.Application) -> None:
         hub = app[HUB] = Hub(asyncio.get_running_loop())
         core.frame_listeners.append(hub.frame_emitted)
-        core.events.subscribe(hub.event_raised)
+        core.events.subscribe_stored(hub.event_stored)
 
     async def on_cleanup(app: web.Application) -> None:
         core.frame_listeners.remove(app[HUB].frame_emitted)
+        core.events.unsubscribe_stored(app[HUB].event_stored)  # ends sent at stop come after the loop
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
@@ -144,7 +152,9 @@ def create_web_app(core: StreamCore, health: Callable[[], dict[str, bool]],
     app.router.add_get("/cameras/{name}/mjpeg", mjpeg)
     app.router.add_get("/cameras/{name}/latest.jpg", latest_jpeg)
     app.router.add_get("/cameras/{name}/results", results)
-    app.router.add_get("/events", events)
+    from vigil.stream.event_routes import add_event_routes  # its handlers use this module's keys
+
+    add_event_routes(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
@@ -221,47 +231,6 @@ async def latest_jpeg(request: web.Request) -> web.Response:
 
 async def results(request: web.Request) -> web.Response:
     return web.json_response(_view(request).results())
-
-
-async def events(request: web.Request) -> web.StreamResponse:
-    core = request.app[CORE]
-    camera = request.query.get("camera")
-    try:
-        limit = max(1, min(int(request.query.get("limit", "100")), 1000))
-    except ValueError:
-        raise web.HTTPBadRequest(text="limit must be an integer") from None
-    if "text/event-stream" in request.headers.get("Accept", ""):
-        return await _event_stream(request, camera)
-    try:
-        stored = await asyncio.get_running_loop().run_in_executor(None, core.events.store.recent, limit, camera)
-    except VigilError as exc:
-        raise web.HTTPServiceUnavailable(text=str(exc)) from exc
-    return web.json_response({"events": stored})
-
-
-async def _event_stream(request: web.Request, camera: str | None) -> web.StreamResponse:
-    hub = request.app[HUB]
-    guard = request.app[GUARD]
-    timeout = guard.limits.viewer_timeout
-    async with guard.viewer():
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await response.prepare(request)
-        queue = hub.subscribe()
-        try:
-            await send_or_drop(request, response, b": connected\n\n", timeout, guard)
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    await send_or_drop(request, response, b": keep-alive\n\n", timeout, guard)
-                    continue
-                if camera is None or event.get("camera") == camera:
-                    await send_or_drop(request, response, sse_message(event), timeout, guard)
-        except ConnectionResetError:
-            pass  # the subscriber went away, or was dropped
-        finally:
-            hub.unsubscribe(queue)
-    return response
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -41,6 +41,20 @@ def annotate(
     ``observations`` may hold an algorithm this frame did not ask for (its last overlay,
     held by the view); ``regions`` (zones, masks) are outlined when given.
     """
+    image = annotated_image(frame, observations, summaries, regions)
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise FrameDecodeError(f"cannot encode annotated frame {frame.camera}#{frame.seq}")
+    return buffer.tobytes()
+
+
+def annotated_image(
+    frame: JoinedFrame,
+    observations: dict[str, Observation | None],
+    summaries: dict[str, dict[str, Any]],
+    regions: tuple[Sequence[Zone], Sequence[Polygon]] | None = None,
+) -> np.ndarray:
+    """The frame decoded (BGR) with what :func:`annotate` draws on it (snapshots and clips use it)."""
     try:
         image = decode_jpeg(frame.frame.jpeg, f"frame {frame.camera}#{frame.seq}")
     except FrameDecodeError as exc:
@@ -64,10 +78,7 @@ def annotate(
             log.exception("overlay of %s failed on frame %s#%s", algorithm, frame.camera, frame.seq)
     draw_people(image, group_people(marks))
     _status_line(image, frame)
-    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise FrameDecodeError(f"cannot encode annotated frame {frame.camera}#{frame.seq}")
-    return buffer.tobytes()
+    return image
 
 
 def _in_registry_order(algorithms: Iterable[str]) -> list[str]:

@@ -23,13 +23,14 @@ from vigil.settings import Settings
 from vigil.stream.access import Access
 from vigil.stream.auth import AuthConfig
 from vigil.stream.core import StreamCore
-from vigil.stream.events import EventStore, RedisEventStore, SqliteEventStore
 from vigil.stream.feed import FeedConsumer
 from vigil.stream.http import GUARD, create_web_app
 from vigil.stream.limits import ACCEPT_BACKLOG, ConnectionGuard, quiet_accept_errors
+from vigil.stream.media import MediaRecorder
 from vigil.stream.metrics import QueueProbe
 from vigil.stream.recorder import Recorder
 from vigil.stream.results import BackendPoller, RedisResultListener
+from vigil.stream.store import EventStore
 from vigil.stream.tls import server_ssl_context
 from vigil.tls import broker_ssl, redis_ssl
 
@@ -118,7 +119,7 @@ class StreamService:
             self.core.finish()  # incidents that cleared get their end; the rules are ours alone now
         if self.notifications is not None:
             self.notifications.stop()  # after the core: the last events are queued by now
-        self.core.events.store.close()
+        self.core.events.close()  # pending clips written, then the store closed
         if self.core.queues is not None:
             self.core.queues.close()
         self.core.close_recording()
@@ -208,11 +209,16 @@ def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
-def event_store_for(settings: Settings) -> EventStore:
-    """A capped Redis stream when results go through Redis, else SQLite."""
-    if settings.result_backend.startswith(("redis://", "rediss://", "unix://")):
-        return RedisEventStore(settings.result_backend, settings.events_maxlen, ssl_options=redis_ssl(settings))
-    return SqliteEventStore(settings.events_db, settings.events_maxlen)
+def open_event_store(settings: Settings) -> tuple[EventStore, MediaRecorder]:
+    """The durable store (``events_url``) and the snapshot and clip writer (``media_dir``).
+
+    Redis is only a transport: events are never kept only there (a Redis restart lost them all).
+
+    Raises:
+        EventStoreError: the store cannot be opened.
+    """
+    store = EventStore(settings.events_url)
+    return store, MediaRecorder(store, settings.media_dir, settings)
 
 
 def attach_notifications(core: StreamCore, config: NotifyConfig,
@@ -236,11 +242,13 @@ def distributed_streamer(settings: Settings, host: str, port: int | None,
 
     Raises:
         ConfigError: a bad notification setting.
+        EventStoreError: the event store cannot be opened.
     """
     notify = site.notifications() if site is not None else NotifyConfig()
+    store, media = open_event_store(settings)
     queues = (QueueProbe(settings.broker_url, settings.algorithms, ssl=broker_ssl(settings))
               if _is_amqp(settings.broker_url) else None)
-    core = StreamCore(settings, event_store_for(settings), recorder=recorder, queues=queues, site=site)
+    core = StreamCore(settings, store, recorder=recorder, queues=queues, site=site, media=media)
     inputs: dict[str, Input] = {"feed": _FeedInput(FeedConsumer(settings, core.on_feed, core.feed_undecodable))}
     if settings.result_backend.startswith(("redis://", "rediss://")):
         inputs["results"] = RedisResultListener(settings.result_backend, core.on_result, core.result_rejected,
