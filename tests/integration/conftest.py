@@ -27,11 +27,13 @@ import requests
 from kombu import Connection
 
 from tests.integration.servers import (
+    Pki,
     PrivateRabbitMQ,
     PrivateRedis,
     ServerNotInstalled,
     ServerUnavailable,
     free_port,
+    make_test_pki,
 )
 from vigil.bench.processes import BenchProcess
 
@@ -234,3 +236,45 @@ def clip() -> Path:
     if not path.exists():
         unavailable(f"test footage missing: {path} (set VIGIL_DATA_DIR)")
     return path
+
+
+# TLS: a CA, a private RabbitMQ and Redis that only speak TLS and want a client certificate
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    try:
+        return make_test_pki(tmp_path_factory.mktemp("pki"))
+    except ServerNotInstalled as exc:
+        unavailable(str(exc))
+        raise
+
+
+@pytest.fixture(scope="module")
+def tls_servers(pki: Pki) -> Iterator[tuple[PrivateRabbitMQ, PrivateRedis]]:
+    try:
+        rabbit = PrivateRabbitMQ(tls=pki)
+    except ServerNotInstalled as exc:
+        unavailable(str(exc))
+    redis_server = PrivateRedis(tls=pki)
+    try:
+        redis_server.start()
+        rabbit.start()
+    except ServerNotInstalled as exc:
+        redis_server.stop()
+        unavailable(str(exc))
+    except ServerUnavailable as exc:
+        redis_server.stop()
+        rabbit.stop()
+        pytest.fail(str(exc), pytrace=False)
+    yield rabbit, redis_server
+    rabbit.stop()
+    redis_server.stop()
+
+
+@pytest.fixture
+def tls_env(vigil_env: dict[str, str], tls_servers, pki: Pki) -> dict[str, str]:
+    rabbit, redis_server = tls_servers
+    assert rabbit.tls_url is not None
+    return dict(vigil_env, VIGIL_BROKER_URL=rabbit.tls_url, VIGIL_RESULT_BACKEND=redis_server.url,
+                VIGIL_TLS_CA_FILE=str(pki.ca), VIGIL_TLS_CERT_FILE=str(pki.client_cert),
+                VIGIL_TLS_KEY_FILE=str(pki.client_key))

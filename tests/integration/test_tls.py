@@ -8,62 +8,16 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from tests.integration.conftest import healthz, start_streamer, start_worker, unavailable, vigil
+from tests.integration.conftest import healthz, start_streamer, start_worker, vigil
 from tests.integration.servers import (
     Pki,
-    PrivateRabbitMQ,
-    PrivateRedis,
-    ServerNotInstalled,
-    ServerUnavailable,
-    make_test_pki,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    try:
-        return make_test_pki(tmp_path_factory.mktemp("pki"))
-    except ServerNotInstalled as exc:
-        unavailable(str(exc))
-        raise
-
-
-@pytest.fixture(scope="module")
-def tls_servers(pki: Pki) -> Iterator[tuple[PrivateRabbitMQ, PrivateRedis]]:
-    try:
-        rabbit = PrivateRabbitMQ(tls=pki)
-    except ServerNotInstalled as exc:
-        unavailable(str(exc))
-    redis_server = PrivateRedis(tls=pki)
-    try:
-        redis_server.start()
-        rabbit.start()
-    except ServerNotInstalled as exc:
-        redis_server.stop()
-        unavailable(str(exc))
-    except ServerUnavailable as exc:
-        redis_server.stop()
-        rabbit.stop()
-        pytest.fail(str(exc), pytrace=False)
-    yield rabbit, redis_server
-    rabbit.stop()
-    redis_server.stop()
-
-
-@pytest.fixture
-def tls_env(vigil_env: dict[str, str], tls_servers, pki: Pki) -> dict[str, str]:
-    rabbit, redis_server = tls_servers
-    assert rabbit.tls_url is not None
-    return dict(vigil_env, VIGIL_BROKER_URL=rabbit.tls_url, VIGIL_RESULT_BACKEND=redis_server.url,
-                VIGIL_TLS_CA_FILE=str(pki.ca), VIGIL_TLS_CERT_FILE=str(pki.client_cert),
-                VIGIL_TLS_KEY_FILE=str(pki.client_key))
 
 
 def capture(*extra: str, frames: int = 40) -> list[str]:
