@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.faults.messages import ANSWERED, REFUSED, FuzzMessage, feed_messages, task_messages
 from tests.helpers import feed_frame, frame_payload
-from tests.integration.conftest import BROKER_URL, RESULT_BACKEND, celery, start_streamer
+from tests.integration.conftest import BROKER_URL, RESULT_BACKEND, start_pool_worker, start_streamer
 from vigil.queues import DETECT_EXCHANGE, FRAMES_EXCHANGE
 
 pytestmark = pytest.mark.integration
@@ -60,10 +60,7 @@ def wait_until(predicate, timeout: float, what: str) -> None:
 
 @pytest.fixture
 def fuzz_worker(clean, spawn, vigil_env):
-    process = spawn(celery("worker", "-Q", "fall", "-c", "2", "-l", "INFO", "--without-mingle", "--without-gossip",
-                           "-n", f"fuzz-{time.time_ns()}@%h"), vigil_env, "fuzz-worker")
-    process.wait_for("ready.", 60)
-    return process
+    return start_pool_worker(spawn, vigil_env, "fuzz-worker")
 
 
 def detect(app, seq: int) -> dict:

@@ -6,7 +6,6 @@ worker keeps consuming: a valid frame sent after all of them gets its result.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import msgpack
@@ -14,7 +13,7 @@ import pytest
 from kombu import Connection, Producer
 
 from tests.helpers import frame_payload
-from tests.integration.conftest import BROKER_URL, celery
+from tests.integration.conftest import BROKER_URL, start_pool_worker
 from vigil.queues import DETECT_EXCHANGE
 
 pytestmark = pytest.mark.integration
@@ -48,10 +47,7 @@ POISON = [
 
 @pytest.fixture
 def pool_worker(clean, spawn, vigil_env):
-    process = spawn(celery("worker", "-Q", "fall", "-c", "2", "-l", "INFO", "--without-mingle", "--without-gossip",
-                           "-n", f"poison-{time.time_ns()}@%h"), vigil_env, "pool-worker")
-    process.wait_for("ready.", 60)
-    return process
+    return start_pool_worker(spawn, vigil_env, "poison-worker")
 
 
 def test_poison_messages_are_refused_and_the_worker_keeps_serving(pool_worker, vigil_env):
