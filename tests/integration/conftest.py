@@ -197,6 +197,14 @@ def inputs_connected(url: str) -> bool:
     return False
 
 
+def start_pool_worker(spawn, env: dict[str, str], name: str) -> BenchProcess:
+    """A prefork worker (the pool users run) on the ``fall`` queue, returned once it is ready."""
+    process = spawn(celery("worker", "-Q", "fall", "-c", "2", "-l", "INFO", "--without-mingle", "--without-gossip",
+                           "-n", f"{name}-{time.time_ns()}@%h"), env, name)
+    process.wait_for("ready.", 60)
+    return process
+
+
 def start_streamer(spawn, env: dict[str, str], *extra: str) -> tuple[BenchProcess, str]:
     """A streamer on a free port, returned with its URL once it serves with its inputs connected."""
     port = free_port()
