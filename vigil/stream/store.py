@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from vigil.errors import EventStoreError
@@ -93,10 +93,24 @@ class EventStore:
         # ":memory:" is one connection shared by every thread: reads take the writers' lock too.
         self._read_lock = self._lock if self.dialect == "sqlite" and self._memory() else None
         try:
-            metadata.create_all(self.engine)
+            self._create_tables()
         except SQLAlchemyError as exc:
             self.engine.dispose()
             raise EventStoreError(f"cannot open the event store {self.describe()}: {_reason(exc)}") from exc
+
+    def _create_tables(self, attempts: int = 3) -> None:
+        # create_all checks, then creates: two streamers starting together on one store can both
+        # find a table missing and one of them then fails ("already exists"; PostgreSQL: a duplicate
+        # key in its catalogue). Checking again
+        # finds it made.
+        for attempt in range(attempts):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError) as exc:
+                message = str(exc).lower()
+                if attempt == attempts - 1 or not ("already exists" in message or "duplicate key" in message):
+                    raise
 
     def describe(self) -> str:
         """The store's URL without its password (for logs and messages)."""
