@@ -7,12 +7,15 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import BROKER_URL, RESULT_BACKEND, vigil
+from tests.integration.conftest import BROKER_URL, RESULT_BACKEND, unavailable, vigil
+from tests.integration.mqtt_helpers import DEFAULT_BROKER, reachable
 
 pytestmark = pytest.mark.integration
 
 
 def test_every_scenario_runs_and_reports(services, tmp_path, vigil_env):
+    if not reachable(*DEFAULT_BROKER):
+        unavailable(f"Mosquitto unreachable at {DEFAULT_BROKER[0]}:{DEFAULT_BROKER[1]} (the notify scenario)")
     out = tmp_path / "bench.json"
     markdown = tmp_path / "performance.md"
     backend = RESULT_BACKEND.rsplit("/", 1)[0] + "/14"
@@ -24,13 +27,16 @@ def test_every_scenario_runs_and_reports(services, tmp_path, vigil_env):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     for title in ("1. Wire cost", "2. Throughput", "3. Live latency", "4. Overload", "4b. Overload latency",
-                  "5. Scale-out", "6. Publishing one frame"):
+                  "5. Scale-out", "6. Publishing one frame", "7. Notifications off (A) and on (B)"):
         assert title in done.stdout
     data = json.loads(out.read_text())
-    assert set(data["results"]) == {"wire", "throughput", "live", "overload", "scale", "publish"}
+    assert set(data["results"]) == {"wire", "throughput", "live", "overload", "scale", "publish",
+                                     "notify"}
     publish = data["results"]["publish"]
     assert all(publish[key][0]["n"] > 0 for key in ("unconfirmed", "confirmed", "naive"))
     assert data["results"]["wire"]["bytes_ratio"] > 1
     assert data["results"]["throughput"]["vigil"][0]["complete"] > 0
     assert set(data["results"]["scale"]) == {"1", "2"}
+    notify = data["results"]["notify"]
+    assert notify["source"] == "demo" and notify["on"][0]["frames"] > 0 and notify["off"][0]["frames"] > 0
     assert "- command: `vigil bench" in markdown.read_text()

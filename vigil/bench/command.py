@@ -14,13 +14,14 @@ from vigil.logs import configure_logging
 
 # The scenarios' names, without importing them (OpenCV, numpy) for every `vigil` command;
 # tests/unit/test_bench_helpers.py checks they match vigil.bench.scenarios.SCENARIOS.
-SCENARIO_NAMES = ("wire", "throughput", "live", "overload", "scale", "publish")
+SCENARIO_NAMES = ("wire", "throughput", "live", "overload", "scale", "publish", "notify")
 
 
 @click.command(epilog="""\b
 Examples:
-  vigil bench                                   # every scenario, 3 repetitions (about 25 minutes)
+  vigil bench                                   # every scenario, 3 repetitions (about 30 minutes)
   vigil bench --scenario wire --scenario throughput --repeat 5
+  vigil bench --scenario notify                 # live latency, MQTT + webhook off vs on (demo camera)
   vigil bench --source ../shared/data/headpose/head_turning_640x360.mp4 --json bench.json \\
       --markdown docs/performance.md
 \b
@@ -34,7 +35,8 @@ run: point it at a test broker and Redis db, never at production.
               help="Repetitions of each measurement.")
 @click.option("--duration", type=click.FloatRange(min=1), default=30.0, show_default=True,
               help="Seconds per live, overload and scale-out run.")
-@click.option("--source", default="synthetic", show_default=True, help="Video for the live scenario (looped).")
+@click.option("--source", default="synthetic", show_default=True,
+              help="Video for the live and notify scenarios (looped; for notify, synthetic means the demo camera).")
 @click.option("--throughput-frames", type=click.IntRange(min=10), default=1500, show_default=True)
 @click.option("--naive-frames", type=click.IntRange(min=2), default=10, show_default=True,
               help="Frames through the naive design (about 0.5 s each).")
@@ -56,7 +58,8 @@ def bench(scenarios: tuple[str, ...], repeat: int, duration: float, source: str,
     Scenarios: wire (bytes and codec CPU per frame), throughput (frames/s end to
     end), live (latency percentiles at 2 and 4 cameras), overload (bounded vs
     unbounded queues), scale (worker slots vs throughput), publish (what publisher
-    confirms cost per frame). Tables show medians of
+    confirms cost per frame), notify (live latency with MQTT and webhook
+    notifications off and on; needs Mosquitto on 127.0.0.1:1883). Tables show medians of
     --repeat runs with the spread; starts and stops its own processes.
     """
     import tempfile

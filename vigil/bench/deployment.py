@@ -47,8 +47,13 @@ def pipeline(
     pool: str = "threads",
     concurrency: int = 2,
     settings: dict[str, str] | None = None,
+    config: Path | None = None,
 ) -> Iterator[tuple[dict[str, str], dict[str, BenchProcess]]]:
-    """A worker and a recording streamer, stopped on exit."""
+    """A worker and a recording streamer, stopped on exit.
+
+    ``config``: the streamer's site file (``--config``: camera rules, notifications); the
+    environment never carries one, since :func:`bench_env` drops every ``VIGIL_*`` variable.
+    """
     reset_broker(target)
     log_dir = target.work_dir / name
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +70,10 @@ def pipeline(
         )
         processes["worker"].wait_for("ready.", 90)
         processes["streamer"] = BenchProcess(
-            "streamer", vigil_command("stream", "--port", "0", "--record", str(record)), env, log_dir
+            "streamer",
+            vigil_command("stream", "--port", "0", "--record", str(record),
+                          *(["--config", str(config)] if config is not None else [])),
+            env, log_dir,
         )
         processes["streamer"].wait_for("serving on", 30)
         yield env, processes
@@ -97,6 +105,23 @@ def finish(record: Path, settle: float) -> list[dict[str, Any]]:
     time.sleep(settle)
     frames, _ = read_json_lines(record)
     return frames
+
+
+def streamer_url(process: BenchProcess) -> str:
+    """The streamer's base URL, from its "vigil stream: serving on URL" line."""
+    return served_url(process.output())
+
+
+def served_url(output: str) -> str:
+    """The URL of the last "serving on URL" line of ``output``.
+
+    Raises:
+        ValueError: no such line.
+    """
+    for line in reversed(output.splitlines()):
+        if line.startswith("vigil stream: serving on "):
+            return line.rsplit(" ", 1)[1]
+    raise ValueError("the streamer printed no 'serving on' line")
 
 
 def capture_stats(process: BenchProcess) -> dict[str, Any]:

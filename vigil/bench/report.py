@@ -28,6 +28,18 @@ def spread(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
     return f"{fmt(median, digits)} ({fmt(low, digits)}-{fmt(high, digits)})"
 
 
+def within_noise(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether B's runs are within the noise of A's: their medians differ by no more than the
+    wider of the two (min-max) spreads. NaN values are ignored; False when either side is empty.
+    """
+    a = [v for v in a if not math.isnan(v)]
+    b = [v for v in b if not math.isnan(v)]
+    if not a or not b:
+        return False
+    (median_a, low_a, high_a), (median_b, low_b, high_b) = median_and_spread(a), median_and_spread(b)
+    return abs(median_b - median_a) <= max(high_a - low_a, high_b - low_b)
+
+
 def text_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[str(h) for h in headers]] + [[fmt(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]

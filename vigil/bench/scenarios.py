@@ -1,4 +1,6 @@
-"""The benchmark's five scenarios. Each returns {"tables": [...], "data": {...}}.
+"""The benchmark's scenarios; 6 (publish) and 7 (notify) have modules of their own.
+
+Each returns {"tables": [...], "data": {...}}.
 
 Every comparison alternates A and B within the same run and repeats ``repeat`` times;
 tables show medians with the (min-max) spread.
@@ -226,35 +228,46 @@ class LiveConfig:
     settings: tuple[tuple[str, str], ...] = ()
 
 
-def _live_run(options: Options, config: LiveConfig, cameras: int, rep: int) -> dict[str, Any]:
-    name = f"live-{config.label.replace(' ', '-')}-{cameras}cam-{rep}"
-    with pipeline(options.target, name, override=config.override, queues=ALL, pool=config.pool,
-                  concurrency=config.concurrency, settings=dict(config.settings)) as (env, procs):
-        log_dir = options.target.work_dir / name
-        captures = start_captures(env, log_dir, cameras, options.source, ALL, ["--fps", "15", "--loop"])
-        time.sleep(3.0)  # warm-up: models load, connections open
-        window_start = time.time()
-        for process in [*procs.values(), *captures]:
-            process.mark()
-        time.sleep(options.duration)
-        window_end = time.time()
-        cpu = {key: process.cpu_share(window_end - window_start) for key, process in procs.items()}
-        cpu["captures"] = sum(c.cpu_share(window_end - window_start) for c in captures)
-        for capture in captures:
-            capture.stop()
-        recorded = finish(record_path(options.target, name), 3.0)
-        frames = [f for f in recorded if window_start <= f["captured_at"] <= window_end]
-    capture_dropped = sum(capture_stats(c)["dropped"] for c in captures)
+def live_window(options: Options, name: str, env: dict[str, str], procs: dict[str, BenchProcess], cameras: int,
+                source: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run ``cameras`` captures of ``source`` at 15 fps into a started pipeline; measure a window of
+    ``options.duration`` seconds after a warm-up.
+
+    Returns:
+        The streamer's frames captured in the window, and their summary (latencies, CPU, drops).
+    """
+    log_dir = options.target.work_dir / name
+    captures = start_captures(env, log_dir, cameras, source, ALL, ["--fps", "15", "--loop"])
+    time.sleep(3.0)  # warm-up: models load, connections open
+    window_start = time.time()
+    for process in [*procs.values(), *captures]:
+        process.mark()
+    time.sleep(options.duration)
+    window_end = time.time()
+    cpu = {key: process.cpu_share(window_end - window_start) for key, process in procs.items()}
+    cpu["captures"] = sum(c.cpu_share(window_end - window_start) for c in captures)
+    for capture in captures:
+        capture.stop()
+    recorded = finish(record_path(options.target, name), 3.0)
+    frames = [f for f in recorded if window_start <= f["captured_at"] <= window_end]
     results = [r for f in frames for r in f["results"].values() if r.get("timings")]
-    return {
+    return frames, {
         "frames": len(frames),
         "incomplete": sum(1 for f in frames if not f["complete"]),
-        "capture_dropped": capture_dropped,
+        "capture_dropped": sum(capture_stats(c)["dropped"] for c in captures),
         "end_to_end": summarize(f["latency"] for f in frames),
         "queue_wait": summarize(r["timings"]["queue_wait"] for r in results),
         "detect": summarize(r["timings"]["detect"] for r in results),
         "cpu": cpu,
     }
+
+
+def _live_run(options: Options, config: LiveConfig, cameras: int, rep: int) -> dict[str, Any]:
+    name = f"live-{config.label.replace(' ', '-')}-{cameras}cam-{rep}"
+    with pipeline(options.target, name, override=config.override, queues=ALL, pool=config.pool,
+                  concurrency=config.concurrency, settings=dict(config.settings)) as (env, procs):
+        _, summary = live_window(options, name, env, procs, cameras, options.source)
+    return summary
 
 
 def live(options: Options) -> dict[str, Any]:
@@ -465,6 +478,12 @@ def _publish(options: Options) -> dict[str, Any]:
     return publish(options)
 
 
+def _notify(options: Options) -> dict[str, Any]:
+    from vigil.bench.notify import notify
+
+    return notify(options)
+
+
 SCENARIOS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "wire": wire,
     "throughput": throughput,
@@ -472,4 +491,5 @@ SCENARIOS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "overload": overload,
     "scale": scale_out,
     "publish": _publish,
+    "notify": _notify,
 }
