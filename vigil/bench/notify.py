@@ -32,7 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from vigil.bench.deployment import pipeline, streamer_url
 from vigil.bench.report import spread, within_noise
-from vigil.bench.scenarios import ALL, Options, live_window
+from vigil.bench.scenarios import ALL, Options, live_window, sample_image
 from vigil.notify.messages import SIGNATURE_HEADER, verify
 
 MQTT_BROKER = ("127.0.0.1", 1883)
@@ -241,6 +241,7 @@ def _row(label: str, a: Sequence[float], b: Sequence[float], scale: float = 1.0,
 
 def notify(options: Options) -> dict[str, Any]:
     source = NOTIFY_SOURCE if options.source == "synthetic" else options.source
+    sample_image(source)  # a missing file fails here, not as runs of zero frames
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
     for rep in range(options.repeat):
         for key, notifying in (("off", False), ("on", True)):
