@@ -43,6 +43,8 @@ from vigil.stream.zones import Polygon, Zone
 
 log = logging.getLogger(__name__)
 
+CLOSE_TIMEOUT = 120.0  # seconds a stopping streamer waits for its queued clips (systemd: TimeoutStopSec)
+
 Regions = tuple[Sequence[Zone], Sequence[Polygon]]
 
 BUFFER_MARGIN_S = 5.0  # an event's onset precedes its `new` message by the rule's own delay
@@ -244,16 +246,27 @@ class MediaRecorder:
         except OSError:
             return None
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Write the clips still collecting with what they have, then stop the writer."""
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Write the clips still collecting with what they have, then stop the writer once it is done.
+
+        Waits for the clips already queued (each takes seconds to encode on a busy machine): the
+        writer is a daemon thread, and an interpreter that exits while OpenCV is encoding aborts
+        ("terminate called without an active exception") and loses the clip.
+        """
         for clip in list(self._clips):
             self._finish(clip)
         self.flush()
+        deadline = time.monotonic() + timeout
         try:
             self._jobs.put(None, timeout=timeout)
         except queue.Full:
             pass
-        self._thread.join(timeout)
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            waiting = self._jobs.qsize()
+            log.info("finishing snapshots and clips before stopping (%d more queued)", waiting)
+            self._thread.join(min(10.0, max(0.0, deadline - time.monotonic())))
+        if self._thread.is_alive():
+            log.error("snapshots and clips still being written after %.0f s: stopping without them", timeout)
 
     # -- writer thread -------------------------------------------------------------------
 
