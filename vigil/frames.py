@@ -222,10 +222,33 @@ def jpeg_dimensions(jpeg: bytes) -> tuple[int, int] | None:
     return None
 
 
-def decode_jpeg(jpeg: bytes, label: str = "frame", max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray:
+def reduction_for(width: int, height: int, min_side: int) -> int:
+    """The largest JPEG decode reduction (1, 2, 4 or 8) that keeps the longer side >= ``min_side``.
+
+    libjpeg scales by 1/2, 1/4 or 1/8 inside the decoder (skipping most of the inverse DCT),
+    so a model with a small input gets its pixels for a fraction of a full decode.
+    ``min_side`` 0 means full size.
+    """
+    if min_side <= 0:
+        return 1
+    longer = max(width, height)
+    for factor in (8, 4, 2):
+        if -(-longer // factor) >= min_side:  # libjpeg rounds the reduced size up
+            return factor
+    return 1
+
+
+_REDUCED_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                  8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def decode_jpeg(jpeg: bytes, label: str = "frame", max_pixels: int = MAX_FRAME_PIXELS, min_side: int = 0) -> np.ndarray:
     """Decode JPEG bytes into a BGR uint8 image.
 
     The header's size is checked first: a small file may claim a huge image.
+
+    With ``min_side``, decode at the smallest 1/2, 1/4 or 1/8 scale whose longer side is
+    still at least that many pixels (:func:`reduction_for`).
 
     Raises:
         FrameDecodeError: the bytes are not a decodable JPEG, or claim more than ``max_pixels``.
@@ -239,12 +262,13 @@ def decode_jpeg(jpeg: bytes, label: str = "frame", max_pixels: int = MAX_FRAME_P
         raise FrameDecodeError(
             f"{label}: the JPEG claims {size[0]}x{size[1]} pixels, over the limit of {max_pixels:,}"
         )
-    image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    flags = _REDUCED_FLAGS[reduction_for(size[0], size[1], min_side)]
+    image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), flags)
     if image is None:
         raise FrameDecodeError(f"{label}: corrupt JPEG ({len(jpeg)} bytes could not be decoded)")
     return image
 
 
-def decode_frame(frame: Frame) -> np.ndarray:
-    """Decode a frame's JPEG (see :func:`decode_jpeg`)."""
-    return decode_jpeg(frame.jpeg, f"frame {frame.camera}#{frame.seq}")
+def decode_frame(frame: Frame, min_side: int = 0) -> np.ndarray:
+    """Decode a frame's JPEG, reduced as far as ``min_side`` allows (see :func:`decode_jpeg`)."""
+    return decode_jpeg(frame.jpeg, f"frame {frame.camera}#{frame.seq}", min_side=min_side)

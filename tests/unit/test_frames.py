@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from vigil.errors import ConfigError, FrameDecodeError, FrameTooLargeError
-from vigil.frames import Frame, check_camera_name, decode_frame, decode_jpeg, encode_frame, target_size
+from vigil.frames import (
+    Frame,
+    check_camera_name,
+    decode_frame,
+    decode_jpeg,
+    encode_frame,
+    reduction_for,
+    target_size,
+)
 
 
 def textured(height=480, width=640):
@@ -142,3 +150,28 @@ def test_a_payload_claiming_an_impossible_size_is_refused(width, height):
                "jpeg": b"\xff\xd8"}
     with pytest.raises(FrameDecodeError, match="is out of range"):
         Frame.from_payload(payload, 1 << 20)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "min_side", "factor"),
+    [
+        (640, 360, 0, 1),  # no minimum: full size
+        (640, 360, 224, 2),  # 320 >= 224, 160 is not
+        (1280, 720, 224, 4),
+        (2560, 1440, 224, 8),
+        (320, 240, 224, 1),  # already near the model's input
+        (406, 720, 224, 2),  # portrait: the longer side counts
+        (447, 100, 224, 2),  # libjpeg rounds 223.5 up to 224
+        (640, 360, 641, 1),
+    ],
+)
+def test_reduction_keeps_the_longer_side_at_least_min_side(width, height, min_side, factor):
+    assert reduction_for(width, height, min_side) == factor
+
+
+@pytest.mark.parametrize(("min_side", "shape"), [(0, (360, 640, 3)), (224, (180, 320, 3)), (100, (90, 160, 3))])
+def test_decode_at_reduced_scale(min_side, shape):
+    image = np.random.default_rng(1).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    frame = encode_frame(image, camera="c", session=1, seq=1, captured_at=0.0, quality=80, max_bytes=1 << 22)
+    assert decode_jpeg(frame.jpeg, min_side=min_side).shape == shape
+    assert decode_frame(frame, min_side).shape == shape

@@ -100,26 +100,36 @@ class FallObservation:
 
 
 class FallDetector:
-    """BlazePose's person detector; about 10 ms a frame at any frame size (224 x 224 input)."""
+    """BlazePose's person detector; about 10 ms a frame at any frame size (224 x 224 input).
+
+    ``min_side``: the task may decode the JPEG reduced down to this longer side (the model's
+    input); ``detect`` then gets the frame's full size and answers in full-size pixels.
+    """
 
     name: ClassVar[str] = ALGORITHM
 
     def __init__(self) -> None:
         self.finder = BodyFinder(min_score=DETECTOR_MIN_SCORE)
+        self.min_side = self.finder.size
 
-    def detect(self, image: np.ndarray) -> FallObservation:
+    def detect(self, image: np.ndarray, full_size: tuple[int, int] | None = None) -> FallObservation:
+        """Everyone in ``image``; with ``full_size`` (width, height) ``image`` is that frame reduced."""
         height, width = image.shape[:2]
+        scale = 1.0
+        if full_size is not None and full_size[0] != width:
+            scale = full_size[0] / width
+            width, height = full_size
         people = []
         for body in self.finder.find(image):
-            hx, hy = body.hips
-            r = body.body_radius
+            hx, hy = body.hips[0] * scale, body.hips[1] * scale
+            r = body.body_radius * scale
             people.append(
                 PersonPose(
                     box=clip_box(hx - r, hy - r, hx + r, hy + r, width, height),
                     score=round(body.score, 3),
                     angle=round(body.axis_angle, 1),
                     hips=[round(hx, 1), round(hy, 1)],
-                    shoulders=[round(body.shoulders[0], 1), round(body.shoulders[1], 1)],
+                    shoulders=[round(body.shoulders[0] * scale, 1), round(body.shoulders[1] * scale, 1)],
                     radius=round(r, 1),
                 )
             )

@@ -22,7 +22,9 @@ from vigil.detectors.lifecycle import IncidentTracker
 from vigil.detectors.registry import BUILTIN, create_rule, load_detector, parse_observation, rule_cooldown
 from vigil.evaluation import blinks, emotions, falls, headpose, speed
 from vigil.evaluation.labels import Labels, in_ranges, load_labels, ranges, stills, videos
+from vigil.frames import decode_jpeg, reduction_for
 from vigil.messages import STATUS_OK, DetectionResult
+from vigil.settings import DEFAULT_JPEG_QUALITY
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,25 @@ def read_frames(path: Path) -> Iterator[np.ndarray]:
         capture.release()
 
 
+def detect_as_a_worker(detector: Any, frame: np.ndarray, quality: int = DEFAULT_JPEG_QUALITY) -> Observation:
+    """``detector`` on ``frame``, decoded reduced where a worker would decode it reduced.
+
+    A detector with ``min_side`` (see ``vigil.tasks.detect``) gets a frame large enough to
+    reduce JPEG-encoded at the wire's default quality and decoded at 1/2, 1/4 or 1/8, so the
+    evaluation scores what the worker computes; every other frame is scored as decoded from
+    the video, as before (JPEG alone changes the fall scores: docs/performance.md).
+    """
+    min_side = getattr(detector, "min_side", 0)
+    height, width = frame.shape[:2]
+    if reduction_for(width, height, min_side) == 1:
+        return detector.detect(frame)
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("cannot JPEG-encode a frame")
+    image = decode_jpeg(jpeg.tobytes(), min_side=min_side)
+    return detector.detect(image, full_size=(width, height))  # type: ignore[no-any-return]
+
+
 def run_clip(algorithm: str, path: Path, fps: float) -> ClipRun:
     """Run ``algorithm``'s detector and a fresh rule over every frame of ``path``.
 
@@ -72,7 +93,7 @@ def run_clip(algorithm: str, path: Path, fps: float) -> ClipRun:
     detector = load_detector(algorithm)
     feed = RuleFeed(algorithm, path.stem)
     for seq, frame in enumerate(read_frames(path)):
-        observation = _through_the_wire(algorithm, path.stem, seq, detector.detect(frame))
+        observation = _through_the_wire(algorithm, path.stem, seq, detect_as_a_worker(detector, frame))
         feed.run.observations.append(observation)
         feed.update(seq, seq / fps, observation)
         feed.run.summaries.append(feed.rule.summary())
