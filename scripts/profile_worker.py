@@ -1,0 +1,182 @@
+"""Where a worker's time goes: the detection task in-process, and a real worker's py-spy profile.
+
+Two commands (see docs/performance.md, "Where a worker's time goes"):
+
+    .venv/bin/python scripts/profile_worker.py detect --source CLIP [--frames 150]
+        Runs ``detect_frame`` (the function behind every task) in this process over
+        the clip's frames, JPEG-encoded as the capture daemon sends them, for each
+        algorithm under cProfile; prints per-frame medians of decode and model time and
+        the share of model inference (LiteRT ``invoke``) in the task.
+
+    .venv/bin/python scripts/profile_worker.py store --result-backend redis://127.0.0.1:6379/11
+        Times storing one task result with Celery's Redis backend and with Vigil's
+        one-write backend, alternated, and prints the medians.
+
+    .venv/bin/python scripts/profile_worker.py spy FILE
+        Sorts the samples of ``py-spy record --format raw`` (collapsed stacks) of a real
+        worker into what they were doing: model, JPEG decode, Redis result store, task
+        events, AMQP, the rest of Celery and Python.
+
+Nothing here asserts a timing; it prints what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from vigil.detectors.registry import BUILTIN
+from vigil.frames import encode_frame
+from vigil.settings import Settings
+from vigil.tasks.detect import detect_frame
+
+# py-spy stack frames look like "function (path/module.py:line)". A sample belongs to the
+# first category, in this order, that any frame of its stack matches: an event's publish is
+# "task events" although its innermost frames are in kombu.
+CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("model inference (LiteRT invoke)", ("ai_edge_litert/interpreter.py",)),
+    ("JPEG decode", ("decode_jpeg (",)),
+    ("detector, not inference (crops, NMS, tensors)", ("vigil/detectors/",)),
+    ("task events", ("celery/events/", "send_event (", "send_task_message_event")),
+    ("Redis result store", ("celery/backends/", "redis/")),
+    ("AMQP (kombu/amqp: receive, ack)", ("kombu/", "amqp/", "vine/")),
+)
+
+
+def encoded_frames(source: Path, count: int, settings: Settings) -> list[dict[str, Any]]:
+    """The first ``count`` frames of ``source`` as task payloads, encoded as capture does."""
+    capture = cv2.VideoCapture(str(source))
+    payloads = []
+    try:
+        while len(payloads) < count:
+            ok, image = capture.read()
+            if not ok:
+                break
+            frame = encode_frame(image, camera="profile", session=1, seq=len(payloads), captured_at=time.time(),
+                                 quality=settings.jpeg_quality, width=settings.frame_width,
+                                 max_bytes=settings.max_payload_bytes)
+            payloads.append(frame.to_payload())
+    finally:
+        capture.release()
+    return payloads
+
+
+def profile_detect(source: Path, count: int, algorithms: list[str]) -> None:
+    settings = Settings.load()
+    payloads = encoded_frames(source, count, settings)
+    print(f"{len(payloads)} frames of {source.name}, {len(payloads[0]['jpeg']):,} bytes JPEG (first frame)\n")
+    print("| algorithm | task ms | JPEG decode ms | detect ms | LiteRT invoke ms | invoke share of task |")
+    print("|---|---|---|---|---|---|")
+    for algorithm in algorithms:
+        for payload in payloads[:5]:  # load the models, warm caches
+            detect_frame(payload, algorithm, max_bytes=settings.max_payload_bytes)
+        decode, detect, total = [], [], []
+        profiler = cProfile.Profile()
+        for payload in payloads:
+            start = time.perf_counter()
+            profiler.enable()
+            result = detect_frame(payload, algorithm, max_bytes=settings.max_payload_bytes)
+            profiler.disable()
+            total.append(time.perf_counter() - start)
+            decode.append(result.timings["decode"])
+            detect.append(result.timings["detect"])
+        stats = pstats.Stats(profiler)
+        invoke = sum(cumulative for (path, _, name), (_, _, _, cumulative, _) in stats.stats.items()  # type: ignore[attr-defined]
+                      if name == "invoke" and "ai_edge_litert" in path)
+        everything = sum(total)
+        print(f"| {algorithm} | {_ms(total)} | {_ms(decode)} | {_ms(detect)} | "
+              f"{1000 * invoke / len(payloads):.2f} (mean) | {100 * invoke / everything:.0f}% |")
+    print("\nmedians per frame; cProfile adds its own overhead to the Python parts")
+
+
+def _ms(values: list[float]) -> str:
+    return f"{1000 * statistics.median(values):.3f}"
+
+
+def categorise(stack: str) -> str:
+    """The category of one collapsed py-spy stack (frames separated by ';')."""
+    for name, needles in CATEGORIES:
+        if any(needle in stack for needle in needles):
+            return name
+    return "the rest (Celery worker, billiard, Python)"
+
+
+def summarise_spy(path: Path) -> None:
+    counts: collections.Counter[str] = collections.Counter()
+    for line in path.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        if stack and number.isdigit():
+            counts[categorise(stack)] += int(number)
+    total = sum(counts.values())
+    print(f"{total:,} samples (py-spy leaves out threads waiting idle)\n")
+    print("| where | samples | share |")
+    print("|---|---|---|")
+    for name, n in counts.most_common():
+        print(f"| {name} | {n:,} | {100 * n / total:.1f}% |")
+
+
+def time_store(url: str, rounds: int, count: int) -> None:
+    from celery import Celery, states
+    from celery.backends.redis import RedisBackend
+
+    from vigil.messages import DetectionResult, task_id
+    from vigil.result_backend import OneWriteRedisBackend
+
+    app = Celery("profile", set_as_current=False)
+    app.conf.update(result_serializer="json", result_expires=60)
+    backends = {"Celery RedisBackend": RedisBackend(app=app, url=url),
+                "Vigil OneWriteRedisBackend": OneWriteRedisBackend(app=app, url=url)}
+    value = DetectionResult(camera="cam", session=1, seq=0, algorithm="pose", status="ok", detector="pose",
+                            observation={"faces": []}, captured_at=1.0, started_at=1.0,
+                            finished_at=1.0).to_dict()
+    times: dict[str, list[float]] = {name: [] for name in backends}
+    seq = 0
+    for _ in range(rounds):
+        for name, backend in backends.items():
+            for _ in range(count):
+                seq += 1
+                start = time.perf_counter()
+                backend.store_result(task_id("cam", 1, seq, "pose"), value, states.SUCCESS)
+                times[name].append(time.perf_counter() - start)
+    print(f"{rounds} rounds x {count} results each, alternated\n")
+    print("| backend | store_result p50 ms | p90 ms |")
+    print("|---|---|---|")
+    for name, values in times.items():
+        values.sort()
+        print(f"| {name} | {_ms(values)} | {1000 * values[int(0.9 * len(values))]:.3f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    detect = commands.add_parser("detect", help="profile detect_frame in this process")
+    detect.add_argument("--source", type=Path, required=True)
+    detect.add_argument("--frames", type=int, default=150)
+    detect.add_argument("--algorithms", default=",".join(BUILTIN))
+    store = commands.add_parser("store", help="time storing a result, Celery's backend against Vigil's")
+    store.add_argument("--result-backend", required=True)
+    store.add_argument("--rounds", type=int, default=6)
+    store.add_argument("--count", type=int, default=1000)
+    spy = commands.add_parser("spy", help="summarise a py-spy raw profile of a worker")
+    spy.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "detect":
+        profile_detect(args.source, args.frames, args.algorithms.split(","))
+    elif args.command == "store":
+        time_store(args.result_backend, args.rounds, args.count)
+    else:
+        summarise_spy(args.file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
