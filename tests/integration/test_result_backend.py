@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,10 @@ from vigil.stream.results import RedisResultListener
 
 from .conftest import BROKER_URL, RESULT_BACKEND
 
+# Redis pub/sub ignores the database number: other Vigil runs on this Redis publish on the same
+# channels, so this test's results carry a camera name of their own and the listener keeps only those.
+CAMERA = f"rb{uuid.uuid4().hex[:10]}"
+
 
 @pytest.fixture
 def backend(clean) -> Iterator[Any]:
@@ -31,7 +36,9 @@ def backend(clean) -> Iterator[Any]:
 def heard(clean) -> Iterator[list[DetectionResult]]:
     """What the streamer's result listener receives, while the test runs."""
     received: list[DetectionResult] = []
-    listener = RedisResultListener(RESULT_BACKEND, lambda ref, result: received.append(result))
+    listener = RedisResultListener(
+        RESULT_BACKEND, lambda ref, result: received.append(result) if ref.camera == CAMERA else None
+    )
     stop = threading.Event()
     thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
     thread.start()
@@ -42,12 +49,12 @@ def heard(clean) -> Iterator[list[DetectionResult]]:
 
 
 def result(seq: int, error: str = "") -> tuple[str, dict[str, Any]]:
-    ref = TaskRef("cam", 1, seq, "pose")
+    ref = TaskRef(CAMERA, 1, seq, "pose")
     if error:
-        return task_id("cam", 1, seq, "pose"), DetectionResult.failed(ref, "pose", error).to_dict()
-    done = DetectionResult(camera="cam", session=1, seq=seq, algorithm="pose", status="ok", detector="pose",
+        return task_id(CAMERA, 1, seq, "pose"), DetectionResult.failed(ref, "pose", error).to_dict()
+    done = DetectionResult(camera=CAMERA, session=1, seq=seq, algorithm="pose", status="ok", detector="pose",
                            observation={"faces": []}, captured_at=1.0, started_at=1.0, finished_at=1.0)
-    return task_id("cam", 1, seq, "pose"), done.to_dict()
+    return task_id(CAMERA, 1, seq, "pose"), done.to_dict()
 
 
 def wait_for(received: list[DetectionResult], count: int) -> None:
