@@ -133,7 +133,7 @@ class EventStore:
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+                _set_wal(cursor)  # readers never block the writer
                 cursor.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
@@ -340,3 +340,23 @@ def parse_page_cursor(cursor: str) -> tuple[float, str]:
     if not sep or not incident_id:
         raise ValueError(f"bad cursor {cursor!r}")
     return float(started), incident_id
+
+
+def _set_wal(cursor: Any, attempts: int = 50, pause: float = 0.1) -> None:
+    """Put a SQLite file in WAL mode, waiting while another process holds it.
+
+    The switch needs the file to itself and SQLite answers "database is locked" at once rather
+    than waiting out the busy timeout: two streamers opening one new file together hit it.
+    """
+    import sqlite3
+    import time
+
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if attempt == attempts - 1 or "locked" not in str(exc):
+                raise
+            time.sleep(pause)
+
