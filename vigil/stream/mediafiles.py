@@ -50,7 +50,7 @@ def resolve(media_dir: Path, relative: str) -> Path | None:
 
 def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.part")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")  # one per process: folders may be shared
     try:
         temporary.write_bytes(data)
         os.replace(temporary, path)
@@ -75,7 +75,8 @@ def write_clip(path: Path, images: Sequence[np.ndarray], fps: float) -> None:
         raise ValueError("a clip needs at least one frame")
     height, width = images[0].shape[:2]
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.part{CLIP_EXT}")  # the extension picks the container
+    # One name per process: streamers sharing a media folder may write the same event's clip at once.
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.part{CLIP_EXT}")  # the extension picks the container
     writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter.fourcc(*CLIP_FOURCC), fps, (width, height))
     try:
         if not writer.isOpened():
