@@ -31,8 +31,7 @@ def test_a_fall_becomes_an_alert_card_with_a_snapshot_and_a_clip_that_plays(
     if not CLIP.exists():
         unavailable(f"test footage missing: {CLIP} (set VIGIL_DATA_DIR)")
     _, url = streamer
-    if not serves_the_events_api(url):
-        pytest.skip("NEEDS-EVENTS-API: this streamer's /events has no incidents yet (events-store not merged)")
+    assert serves_the_events_api(url)
     # Given the real fall detector, with queues long enough that a busy machine drops no frame
     env = {k: v for k, v in vigil_env.items() if k != "VIGIL_DETECTOR_OVERRIDE"}
     env.update(VIGIL_QUEUE_MAX_LENGTH="1000", VIGIL_MAX_FRAME_AGE="60")
