@@ -8,6 +8,11 @@ Two commands (see docs/performance.md, "Where a worker's time goes"):
         algorithm under cProfile; prints per-frame medians of decode and model time and
         the share of model inference (LiteRT ``invoke``) in the task.
 
+    .venv/bin/python scripts/profile_worker.py share --source CLIP [--frames 150] [--rounds 4]
+        CPU time per frame of emotion, pose and blink run one after another on each frame,
+        each finding its own faces or sharing them (one share, as tasks of a worker do),
+        alternated round by round; prints the medians and the faces' share of the work.
+
     .venv/bin/python scripts/profile_worker.py store --result-backend redis://127.0.0.1:6379/11
         Times storing one task result with Celery's Redis backend and with Vigil's
         one-write backend, alternated, and prints the medians.
@@ -38,6 +43,7 @@ from vigil.detectors.registry import BUILTIN
 from vigil.frames import encode_frame
 from vigil.settings import Settings
 from vigil.tasks.detect import detect_frame
+from vigil.tasks.face_share import FaceShare
 
 # py-spy stack frames look like "function (path/module.py:line)". A sample belongs to the
 # first category, in this order, that any frame of its stack matches: an event's publish is
@@ -96,6 +102,33 @@ def profile_detect(source: Path, count: int, algorithms: list[str]) -> None:
         print(f"| {algorithm} | {_ms(total)} | {_ms(decode)} | {_ms(detect)} | "
               f"{1000 * invoke / len(payloads):.2f} (mean) | {100 * invoke / everything:.0f}% |")
     print("\nmedians per frame; cProfile adds its own overhead to the Python parts")
+
+
+FACE_ALGORITHMS = ("emotion", "pose", "blink")
+
+
+def time_sharing(source: Path, count: int, rounds: int) -> None:
+    settings = Settings.load()
+    payloads = encoded_frames(source, count, settings)
+    print(f"{len(payloads)} frames of {source.name}; CPU ms per frame for {', '.join(FACE_ALGORITHMS)}\n")
+    for payload in payloads[:5]:  # load the models, warm caches
+        for algorithm in FACE_ALGORITHMS:
+            detect_frame(payload, algorithm, max_bytes=settings.max_payload_bytes)
+    per_frame: dict[str, list[float]] = {"each finds its faces": [], "faces shared": []}
+    for round_number in range(rounds):
+        for label in per_frame if round_number % 2 == 0 else reversed(list(per_frame)):
+            share = FaceShare(None) if label == "faces shared" else None
+            for payload in payloads:
+                start = time.process_time()
+                for algorithm in FACE_ALGORITHMS:
+                    detect_frame(payload, algorithm, max_bytes=settings.max_payload_bytes, faces=share)
+                per_frame[label].append(time.process_time() - start)
+    print("| faces | CPU ms per frame, median | p90 | rounds x frames |")
+    print("|---|---|---|---|")
+    for label, values in per_frame.items():
+        ordered = sorted(values)
+        print(f"| {label} | {1000 * statistics.median(values):.2f} | {1000 * ordered[int(0.9 * len(ordered))]:.2f} "
+              f"| {rounds} x {len(payloads)} |")
 
 
 def _ms(values: list[float]) -> str:
@@ -162,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     detect.add_argument("--source", type=Path, required=True)
     detect.add_argument("--frames", type=int, default=150)
     detect.add_argument("--algorithms", default=",".join(BUILTIN))
+    share = commands.add_parser("share", help="CPU per frame of the face algorithms, sharing faces or not")
+    share.add_argument("--source", type=Path, required=True)
+    share.add_argument("--frames", type=int, default=150)
+    share.add_argument("--rounds", type=int, default=4)
     store = commands.add_parser("store", help="time storing a result, Celery's backend against Vigil's")
     store.add_argument("--result-backend", required=True)
     store.add_argument("--rounds", type=int, default=6)
@@ -171,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "detect":
         profile_detect(args.source, args.frames, args.algorithms.split(","))
+    elif args.command == "share":
+        time_sharing(args.source, args.frames, args.rounds)
     elif args.command == "store":
         time_store(args.result_backend, args.rounds, args.count)
     else:

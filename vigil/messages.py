@@ -220,7 +220,8 @@ class DetectionResult:
         error: why, when the status is not ``ok``.
         observation: the detector's observation as a dict, when ``ok``.
         captured_at, started_at, finished_at: epoch seconds (``None`` when unknown).
-        timings: seconds spent per step (``queue_wait``, ``decode``, ``load``, ``detect``).
+        timings: seconds spent per step (``queue_wait``, ``decode``, ``load``, ``detect``; a face algorithm
+            also ``faces``: the part of ``detect`` spent finding the faces or waiting for them).
     """
 
     camera: str

@@ -17,6 +17,18 @@ from typing import Any
 
 from vigil.detectors.registry import BUILTIN
 from vigil.errors import ConfigError
+from vigil.setting_values import (
+    algorithm_names,
+    boolean,
+    existing_file,
+    fraction,
+    int_in,
+    non_negative_float,
+    positive_float,
+    store_url,
+    text,
+    url,
+)
 
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_RESULT_BACKEND = "redis://127.0.0.1:6379/0"
@@ -51,84 +63,6 @@ NON_SETTING_ENV_PREFIXES = ("VIGIL_TEST_",)
 SITE_TABLES = ("vigil", "cameras", "mqtt", "webhooks", "auth")
 
 
-def _parse_algorithms(value: Any) -> tuple[str, ...]:
-    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    names = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
-    if not names:
-        raise ValueError("at least one algorithm is required")
-    return names
-
-
-def _int_in(low: int, high: int | None = None) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        number = int(value)
-        if number < low or (high is not None and number > high):
-            bound = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise ValueError(f"must be {bound}")
-        return number
-
-    return parse
-
-
-def _positive_float(value: Any) -> float:
-    number = float(value)
-    if not number > 0:
-        raise ValueError("must be > 0")
-    return number
-
-
-def _non_negative_float(value: Any) -> float:
-    number = float(value)
-    if not number >= 0:
-        raise ValueError("must be >= 0")
-    return number
-
-
-def _events_url(value: Any) -> str:
-    text = str(value).strip()
-    if not text:
-        raise ValueError("must be a SQLite file path or a postgresql:// URL")
-    if "://" in text and not text.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-        raise ValueError("must be a SQLite file path, sqlite:///path or postgresql://user@host/db")
-    return text
-
-
-def _url(value: Any) -> str:
-    text = str(value).strip()
-    if "://" not in text:
-        raise ValueError("must be a URL such as amqp://host:5672// or redis://host:6379/0")
-    return text
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("must be true or false")
-
-
-def _text(value: Any) -> str:
-    return str(value).strip()
-
-
-def _fraction(value: Any) -> float:
-    number = float(value)
-    if not 0.0 <= number <= 1.0:
-        raise ValueError("must be between 0 and 1")
-    return number
-
-
-def _file_path(value: Any) -> str:
-    text = str(value).strip()
-    if text and not os.path.isfile(text):
-        raise ValueError(f"no such file: {text}")
-    return text
-
-
 def _setting(default: Any, parse: Callable[[Any], Any], doc: str) -> Any:
     return dataclasses.field(default=default, metadata={"parse": parse, "doc": doc})
 
@@ -138,129 +72,135 @@ class Settings:
     """Every Vigil setting. Build it with :meth:`Settings.load`."""
 
     broker_url: str = _setting(
-        DEFAULT_BROKER_URL, _url, "Celery broker (RabbitMQ). `memory://` only inside `vigil run`."
+        DEFAULT_BROKER_URL, url, "Celery broker (RabbitMQ). `memory://` only inside `vigil run`."
     )
     result_backend: str = _setting(
-        DEFAULT_RESULT_BACKEND, _url, "Celery result backend (Redis); the streamer reads results here."
+        DEFAULT_RESULT_BACKEND, url, "Celery result backend (Redis); the streamer reads results here."
     )
     algorithms: tuple[str, ...] = _setting(
         DEFAULT_ALGORITHMS,
-        _parse_algorithms,
+        algorithm_names,
         "Comma-separated algorithms: the queues Celery declares and the default of `--algorithms`.",
     )
-    jpeg_quality: int = _setting(DEFAULT_JPEG_QUALITY, _int_in(1, 100), "JPEG quality of frames on the wire.")
+    jpeg_quality: int = _setting(DEFAULT_JPEG_QUALITY, int_in(1, 100), "JPEG quality of frames on the wire.")
     frame_width: int = _setting(
-        DEFAULT_FRAME_WIDTH, _int_in(0), "Width frames are resized to before encoding (0 keeps the source's)."
+        DEFAULT_FRAME_WIDTH, int_in(0), "Width frames are resized to before encoding (0 keeps the source's)."
     )
     frame_height: int = _setting(
-        0, _int_in(0), "Height frames are resized to (0 keeps the aspect ratio of the width)."
+        0, int_in(0), "Height frames are resized to (0 keeps the aspect ratio of the width)."
     )
     max_payload_bytes: int = _setting(
-        DEFAULT_MAX_PAYLOAD_BYTES, _int_in(1024), "Largest encoded frame accepted, in bytes; larger is refused."
+        DEFAULT_MAX_PAYLOAD_BYTES, int_in(1024), "Largest encoded frame accepted, in bytes; larger is refused."
     )
     queue_max_length: int = _setting(
         DEFAULT_QUEUE_MAX_LENGTH,
-        _int_in(1),
+        int_in(1),
         "Ready frames an algorithm queue holds (`x-max-length`); older ones are dropped first.",
     )
     feed_max_length: int = _setting(
         DEFAULT_FEED_MAX_LENGTH,
-        _int_in(1),
+        int_in(1),
         "Frames a streamer's own feed queue holds before dropping the oldest.",
     )
     max_frame_age: float = _setting(
         DEFAULT_MAX_FRAME_AGE,
-        _positive_float,
+        positive_float,
         "Seconds a frame may wait before it is stale: queue message TTL and task `expires`.",
     )
     result_expires: int = _setting(
-        DEFAULT_RESULT_EXPIRES, _int_in(1), "Seconds Redis keeps a result (bounds Redis memory)."
+        DEFAULT_RESULT_EXPIRES, int_in(1), "Seconds Redis keeps a result (bounds Redis memory)."
     )
     result_deadline: float = _setting(
         DEFAULT_RESULT_DEADLINE,
-        _positive_float,
+        positive_float,
         "Seconds the streamer waits for a frame's results before emitting it incomplete.",
+    )
+    share_faces: bool = _setting(
+        True,
+        boolean,
+        "Emotion, pose and blink find a frame's faces once and share them (through the result backend's "
+        "Redis between processes); `false`: each task runs the face models itself.",
     )
     task_events: bool = _setting(
         True,
-        _bool,
+        boolean,
         "Workers send task events (what Flower shows); `false` saves ~3 broker messages a task.",
     )
     detector_override: str = _setting(
         "",
-        _text,
+        text,
         "Benchmarks only: `null`, `busy:MS` or `sleep:MS` replaces every detector in a worker.",
     )
     # -- events: the durable store, snapshots and clips (docs/events.md, "Store, media and HTTP") --
     events_url: str = _setting(
         DEFAULT_EVENTS_URL,
-        _events_url,
+        store_url,
         "Event store: a SQLite file (WAL) on this host, or `postgresql://user@host/db` for a central database; "
         "`:memory:` keeps nothing (tests).",
     )
     media_dir: str = _setting(
-        DEFAULT_MEDIA_DIR, _text, "Folder of event snapshots (JPEG) and clips (WebM), kept beside the event store."
+        DEFAULT_MEDIA_DIR, text, "Folder of event snapshots (JPEG) and clips (WebM), kept beside the event store."
     )
     clip_before_s: float = _setting(
-        DEFAULT_CLIP_BEFORE_S, _non_negative_float, "Seconds of annotated video an event's clip keeps before it fired."
+        DEFAULT_CLIP_BEFORE_S, non_negative_float, "Seconds of annotated video an event's clip keeps before it fired."
     )
     clip_after_s: float = _setting(
-        DEFAULT_CLIP_AFTER_S, _non_negative_float, "Seconds of annotated video an event's clip keeps after it fired."
+        DEFAULT_CLIP_AFTER_S, non_negative_float, "Seconds of annotated video an event's clip keeps after it fired."
     )
     retention_days: float = _setting(
         DEFAULT_RETENTION_DAYS,
-        _positive_float,
+        positive_float,
         "Events (rows, snapshots and clips together) older than this many days are deleted.",
     )
     retention_max_mb: int = _setting(
         DEFAULT_RETENTION_MAX_MB,
-        _int_in(0),
+        int_in(0),
         "Snapshots and clips may use this many MB; past it the oldest events are deleted (0: no size limit).",
     )
     max_cameras: int = _setting(
-        DEFAULT_MAX_CAMERAS, _int_in(1), "Cameras a streamer follows; frames of more cameras are refused and counted."
+        DEFAULT_MAX_CAMERAS, int_in(1), "Cameras a streamer follows; frames of more cameras are refused and counted."
     )
     http_max_connections: int = _setting(
         DEFAULT_HTTP_MAX_CONNECTIONS,
-        _int_in(2),
+        int_in(2),
         "Open HTTP connections; past it the oldest idle one is closed (lowered to fit the open-files limit).",
     )
     http_max_viewers: int = _setting(
         DEFAULT_HTTP_MAX_VIEWERS,
-        _int_in(1),
+        int_in(1),
         "MJPEG and event-stream clients at once (fewer than `http_max_connections`); more get 503.",
     )
     http_header_timeout: float = _setting(
         DEFAULT_HTTP_HEADER_TIMEOUT,
-        _positive_float,
+        positive_float,
         "Seconds an HTTP connection may sit with no request in progress (slow request head, idle keep-alive).",
     )
     http_viewer_timeout: float = _setting(
         DEFAULT_HTTP_VIEWER_TIMEOUT,
-        _positive_float,
+        positive_float,
         "Seconds an MJPEG or event-stream client may take no data before it is dropped.",
     )
-    log_level: str = _setting("INFO", lambda v: _text(v).upper(), "Log level of Vigil's commands.")
+    log_level: str = _setting("INFO", lambda v: text(v).upper(), "Log level of Vigil's commands.")
     # -- the site file (vigil/config.py) --------------------------------------------------
     draw_zones: bool = _setting(
-        False, _bool, "Draw each camera's zones and masks (from the site file) on the live view."
+        False, boolean, "Draw each camera's zones and masks (from the site file) on the live view."
     )
 
     # -- ops: health and TLS to the broker and Redis (vigil/stream/health.py, vigil/tls.py) ----------
     health_max_incomplete: float = _setting(
         DEFAULT_HEALTH_MAX_INCOMPLETE,
-        _fraction,
+        fraction,
         "Share (0-1) of the last minute's frames that may go out with results missing before `/healthz` says 503.",
     )
     tls_ca_file: str = _setting(
-        "", _file_path,
+        "", existing_file,
         "CA bundle (PEM) that signed the `amqps://` broker's and `rediss://` Redis's certificates "
         "(default: the system's CAs).",
     )
     tls_cert_file: str = _setting(
-        "", _file_path, "Client certificate (PEM) for `amqps://` and `rediss://`, when the servers require one.",
+        "", existing_file, "Client certificate (PEM) for `amqps://` and `rediss://`, when the servers require one.",
     )
-    tls_key_file: str = _setting("", _file_path, "Private key (PEM) of `tls_cert_file`.")
+    tls_key_file: str = _setting("", existing_file, "Private key (PEM) of `tls_cert_file`.")
 
     @classmethod
     def load(

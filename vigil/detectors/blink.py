@@ -24,7 +24,7 @@ import numpy as np
 from vigil.detectors import _draw
 from vigil.detectors.base import Condition
 from vigil.detectors.eyes import EyeContourFinder, eye_aspect_ratio
-from vigil.detectors.faces import FaceFinder, FaceLandmarker
+from vigil.detectors.faces import FaceMesh, shared_analyzer
 from vigil.detectors.marks import Mark
 from vigil.detectors.options import BlinkOptions
 
@@ -78,26 +78,26 @@ class BlinkDetector:
     name: ClassVar[str] = ALGORITHM
 
     def __init__(self) -> None:
-        self.finder = FaceFinder()
-        self.landmarker = FaceLandmarker()
+        self.analyzer = shared_analyzer()
         self.eyes = EyeContourFinder()
 
-    def detect(self, image: np.ndarray) -> BlinkObservation:
-        faces = []
-        for face in self.finder.find(image):
-            mesh = self.landmarker.mesh(image, face)
-            if mesh is None:
-                continue
-            faces.append(
+    def find_faces(self, image: np.ndarray) -> list[FaceMesh]:
+        return self.analyzer.meshes(image)
+
+    def detect(self, image: np.ndarray, faces: list[FaceMesh] | None = None) -> BlinkObservation:
+        """Eye openness of every face; ``faces``: its meshes when another algorithm already found them."""
+        states = []
+        for mesh in self.find_faces(image) if faces is None else faces:
+            states.append(
                 EyeState(
-                    box=face.box,
-                    score=round(face.score, 3),
+                    box=mesh.face.box,
+                    score=round(mesh.face.score, 3),
                     ear_left=round(eye_aspect_ratio(self.eyes.contour(image, mesh.landmarks, False)), 4),
                     ear_right=round(eye_aspect_ratio(self.eyes.contour(image, mesh.landmarks, True)), 4),
                 )
             )
-        faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
-        return BlinkObservation(faces=tuple(faces))
+        states.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
+        return BlinkObservation(faces=tuple(states))
 
 
 @dataclasses.dataclass

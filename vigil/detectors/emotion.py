@@ -22,7 +22,7 @@ import numpy as np
 from vigil.detectors._imaging import rotated_crop
 from vigil.detectors._runtime import TFLiteModel
 from vigil.detectors.base import Condition
-from vigil.detectors.faces import FaceBox, FaceFinder, FaceLandmarker
+from vigil.detectors.faces import FaceBox, FaceMesh, shared_analyzer
 from vigil.detectors.marks import Mark
 from vigil.detectors.options import EmotionOptions
 
@@ -91,22 +91,24 @@ class EmotionDetector:
     name: ClassVar[str] = ALGORITHM
 
     def __init__(self) -> None:
-        self.finder = FaceFinder()
-        self.landmarker = FaceLandmarker()
+        self.analyzer = shared_analyzer()
         self.model = TFLiteModel(EMOTION_MODEL)
         self.size = self.model.input_size[0]
 
-    def detect(self, image: np.ndarray) -> EmotionObservation:
+    def find_faces(self, image: np.ndarray) -> list[FaceMesh]:
+        return self.analyzer.meshes(image)
+
+    def detect(self, image: np.ndarray, faces: list[FaceMesh] | None = None) -> EmotionObservation:
+        """Expression of every face; ``faces``: its meshes when another algorithm already found them."""
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        faces = []
-        for face in self.finder.find(image):
-            if self.landmarker.mesh(image, face) is None:
-                continue
+        expressions = []
+        for mesh in self.find_faces(image) if faces is None else faces:
+            face = mesh.face
             scores = self.classify(gray, face)
             probabilities = {name: round(float(p), 4) for name, p in zip(EMOTIONS, scores)}
-            faces.append(FaceEmotion(box=face.box, score=round(face.score, 3), probabilities=probabilities))
-        faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
-        return EmotionObservation(faces=tuple(faces))
+            expressions.append(FaceEmotion(box=face.box, score=round(face.score, 3), probabilities=probabilities))
+        expressions.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
+        return EmotionObservation(faces=tuple(expressions))
 
     def classify(self, gray: np.ndarray, face: FaceBox) -> np.ndarray:
         """Mean class probabilities over the framings and their mirror images."""

@@ -7,8 +7,11 @@ Shared by the emotion, head-pose and blink detectors. Both models are MediaPipe'
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from typing import Any
 
+import msgpack
 import numpy as np
 
 from vigil.detectors import _ssd
@@ -20,6 +23,7 @@ from vigil.detectors._imaging import (
     to_tensor,
 )
 from vigil.detectors._runtime import TFLiteModel
+from vigil.errors import DetectorError
 
 FACE_DETECTION_MODEL = "face_detection_short_range.tflite"
 FACE_LANDMARK_MODEL = "face_landmark.tflite"
@@ -124,3 +128,64 @@ class FaceLandmarker:
     def crop(self, image: np.ndarray, face: FaceBox) -> SquareCrop:
         """The model's input: a level square 1.5x the face box."""
         return rotated_crop(image, face.centre, face.size * MESH_CROP_SCALE, face.eye_angle, self.size)
+
+
+class FaceAnalyzer:
+    """Every face of a frame with its mesh: the model work emotion, head pose and blink share.
+
+    A face whose crop Face Mesh does not confirm (presence below its threshold) is left out,
+    so "a face" means the same to every algorithm.
+    """
+
+    def __init__(self) -> None:
+        self.finder = FaceFinder()
+        self.landmarker = FaceLandmarker()
+
+    def meshes(self, image: np.ndarray) -> list[FaceMesh]:
+        """The confirmed faces of a BGR image, in the finder's order (best first)."""
+        found = (self.landmarker.mesh(image, face) for face in self.finder.find(image))
+        return [mesh for mesh in found if mesh is not None]
+
+
+@functools.cache
+def shared_analyzer() -> FaceAnalyzer:
+    """The process's one analyzer: a worker serving several face algorithms loads the models once."""
+    return FaceAnalyzer()
+
+
+def encode_meshes(meshes: list[FaceMesh]) -> bytes:
+    """``meshes`` as msgpack, exactly (float64 arrays as raw bytes): a frame's faces, shared."""
+    return msgpack.packb([
+        {
+            "box": [int(v) for v in mesh.face.box],
+            "score": float(mesh.face.score),
+            "keypoints": mesh.face.keypoints.astype("<f8").tobytes(),
+            "centre": [float(v) for v in mesh.face.centre],
+            "size": float(mesh.face.size),
+            "landmarks": mesh.landmarks.astype("<f8").tobytes(),
+            "presence": float(mesh.presence),
+        }
+        for mesh in meshes
+    ])
+
+
+def decode_meshes(data: bytes) -> list[FaceMesh]:
+    """The meshes :func:`encode_meshes` wrote.
+
+    Raises:
+        DetectorError: ``data`` is not a list of meshes of the expected shapes.
+    """
+    try:
+        items = msgpack.unpackb(data)
+        return [_mesh_from(item) for item in items]
+    except (ValueError, TypeError, KeyError, msgpack.UnpackException) as exc:
+        raise DetectorError(f"shared face data is malformed: {exc}") from None
+
+
+def _mesh_from(item: dict[str, Any]) -> FaceMesh:
+    keypoints = np.frombuffer(item["keypoints"], dtype="<f8").reshape(-1, 2).astype(np.float64)
+    landmarks = np.frombuffer(item["landmarks"], dtype="<f8").reshape(MESH_POINTS, 3).astype(np.float64)
+    centre_x, centre_y = (float(v) for v in item["centre"])
+    face = FaceBox(box=[int(v) for v in item["box"]], score=float(item["score"]), keypoints=keypoints,
+                   centre=(centre_x, centre_y), size=float(item["size"]))
+    return FaceMesh(face=face, landmarks=landmarks, presence=float(item["presence"]))

@@ -20,7 +20,7 @@ import numpy as np
 from vigil.detectors import _draw
 from vigil.detectors._headgeometry import head_angles
 from vigil.detectors.base import Condition
-from vigil.detectors.faces import FaceFinder, FaceLandmarker
+from vigil.detectors.faces import FaceMesh, shared_analyzer
 from vigil.detectors.marks import Mark
 from vigil.detectors.options import HeadPoseOptions
 
@@ -75,15 +75,16 @@ class HeadPoseDetector:
     name: ClassVar[str] = ALGORITHM
 
     def __init__(self) -> None:
-        self.finder = FaceFinder()
-        self.landmarker = FaceLandmarker()
+        self.analyzer = shared_analyzer()
 
-    def detect(self, image: np.ndarray) -> HeadPoseObservation:
+    def find_faces(self, image: np.ndarray) -> list[FaceMesh]:
+        return self.analyzer.meshes(image)
+
+    def detect(self, image: np.ndarray, faces: list[FaceMesh] | None = None) -> HeadPoseObservation:
+        """Head poses in ``image``; ``faces``: its meshes when another algorithm already found them."""
         poses = []
-        for face in self.finder.find(image):
-            mesh = self.landmarker.mesh(image, face)
-            if mesh is None:
-                continue
+        for mesh in self.find_faces(image) if faces is None else faces:
+            face = mesh.face
             yaw, pitch, roll = head_angles(mesh.landmarks)
             poses.append(HeadPose(face.box, _round(face.score), _round(yaw), _round(pitch), _round(roll)))
         poses.sort(key=lambda p: p.box[2] * p.box[3], reverse=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from vigil.detectors.base import Condition, Event, Observation
 from vigil.detectors.emotion import EMOTIONS
+from vigil.detectors.faces import FaceMesh
 from vigil.detectors.lifecycle import IncidentTracker
 from vigil.detectors.registry import BUILTIN, create_rule, load_detector, parse_observation, rule_cooldown
 from vigil.evaluation import blinks, emotions, falls, headpose, speed
@@ -82,18 +83,27 @@ def detect_as_a_worker(detector: Any, frame: np.ndarray, quality: int = DEFAULT_
     return detector.detect(image, full_size=(width, height))  # type: ignore[no-any-return]
 
 
-def run_clip(algorithm: str, path: Path, fps: float) -> ClipRun:
+def run_clip(algorithm: str, path: Path, fps: float, faces: list[list[FaceMesh]] | None = None) -> ClipRun:
     """Run ``algorithm``'s detector and a fresh rule over every frame of ``path``.
 
     Each observation travels as the pipeline carries it, a :class:`DetectionResult` through
     JSON, before the rule sees it: what the evaluation scores is what the streamer would get.
+    ``faces``: the clip's faces per frame, shared by the face algorithms as workers share
+    them (frames not in it yet are added); ``None``: each detector finds its own.
     """
     if not path.is_file():
         raise FileNotFoundError(f"{path} is named in labels.json but missing")
     detector = load_detector(algorithm)
+    find_faces = getattr(detector, "find_faces", None)
     feed = RuleFeed(algorithm, path.stem)
     for seq, frame in enumerate(read_frames(path)):
-        observation = _through_the_wire(algorithm, path.stem, seq, detect_as_a_worker(detector, frame))
+        if find_faces is not None and faces is not None:
+            if seq == len(faces):
+                faces.append(find_faces(frame))
+            found = detector.detect(frame, faces=faces[seq])
+        else:
+            found = detect_as_a_worker(detector, frame)
+        observation = _through_the_wire(algorithm, path.stem, seq, found)
         feed.run.observations.append(observation)
         feed.update(seq, seq / fps, observation)
         feed.run.summaries.append(feed.rule.summary())
@@ -142,6 +152,7 @@ class Evaluation:
         self.data_dir = Path(data_dir)
         self.clips: Labels = load_labels(self.data_dir)
         self._runs: dict[tuple[str, str], ClipRun] = {}
+        self._faces: dict[str, list[list[FaceMesh]]] = {}  # per clip, per frame: found once, as workers do
 
     def videos(self) -> list[str]:
         return videos(self.clips)
@@ -162,7 +173,8 @@ class Evaluation:
     def run(self, algorithm: str, clip: str) -> ClipRun:
         key = (algorithm, clip)
         if key not in self._runs:
-            self._runs[key] = run_clip(algorithm, self.data_dir / clip, self.fps(clip))
+            faces = self._faces.setdefault(clip, [])
+            self._runs[key] = run_clip(algorithm, self.data_dir / clip, self.fps(clip), faces)
         return self._runs[key]
 
     def fall(self) -> dict[str, Any]:

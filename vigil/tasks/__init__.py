@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import Celery
@@ -9,18 +10,36 @@ from celery import Celery
 from vigil.queues import task_name
 from vigil.settings import Settings
 from vigil.tasks.detect import detect_frame
+from vigil.tasks.face_share import FaceShare, redis_client_of
 
 
 def register_detection_tasks(app: Celery, settings: Settings) -> None:
     """Register ``vigil.detect.<algorithm>`` for every configured algorithm."""
+    shared_faces = _FaceShareOf(app) if settings.share_faces else None
     for algorithm in settings.algorithms:
-        _register(app, algorithm, settings)
+        _register(app, algorithm, settings, shared_faces)
 
 
-def _register(app: Celery, algorithm: str, settings: Settings) -> None:
+class _FaceShareOf:
+    """The app's :class:`FaceShare`, made on first use: in a worker process, after the fork."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self.share: FaceShare | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> FaceShare:
+        with self._lock:
+            if self.share is None:
+                self.share = FaceShare(redis_client_of(self.app.backend))
+            return self.share
+
+
+def _register(app: Celery, algorithm: str, settings: Settings, shared_faces: _FaceShareOf | None) -> None:
     def detect(payload: dict[str, Any]) -> dict[str, Any]:
         result = detect_frame(
-            payload, algorithm, max_bytes=settings.max_payload_bytes, override=settings.detector_override
+            payload, algorithm, max_bytes=settings.max_payload_bytes, override=settings.detector_override,
+            faces=shared_faces.get() if shared_faces else None,
         )
         return result.to_dict()
 

@@ -15,18 +15,23 @@ from vigil.detectors.registry import load_detector
 from vigil.errors import DetectorError, FrameError
 from vigil.frames import Frame, apply_masks, decode_frame, jpeg_dimensions
 from vigil.messages import STATUS_OK, DetectionResult, TaskRef
+from vigil.tasks.face_share import FaceShare, frame_key
 
 log = logging.getLogger(__name__)
 
 
-def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str = "") -> DetectionResult:
+def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str = "",
+                 faces: FaceShare | None = None) -> DetectionResult:
     """Decode ``payload``'s JPEG, blank its masks, run ``algorithm``'s detector on it, return the result.
 
-    Never raises for a bad frame or a failing detector: the error is in the result.
+    ``faces``: where a face algorithm gets the frame's faces found by another algorithm's task
+    (``None``: it finds them itself). Never raises for a bad frame or a failing detector: the
+    error is in the result.
     """
     started_at = time.time()
     ref = _ref(payload, algorithm)
     captured_at = _captured_at(payload)
+    faced = 0.0  # when the frame's faces were in hand, for a face algorithm sharing them
     try:
         frame = Frame.from_payload(payload, max_bytes)
         tick = time.perf_counter()
@@ -36,9 +41,14 @@ def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str 
         min_side = getattr(detector, "min_side", 0)
         image = apply_masks(decode_frame(frame, min_side), frame.masks)  # the camera's masks: never detected
         decoded = time.perf_counter()
+        find_faces = getattr(detector, "find_faces", None)
         if min_side:
             full_size = jpeg_dimensions(frame.jpeg)  # decode_frame has checked it is there
             observation = detector.detect(image, full_size=full_size)  # type: ignore[call-arg]
+        elif faces is not None and find_faces is not None:
+            meshes, _ = faces.meshes(frame_key(frame.camera, frame.session, frame.seq), lambda: find_faces(image))
+            faced = time.perf_counter()
+            observation = detector.detect(image, faces=meshes)  # type: ignore[call-arg]
         else:
             observation = detector.detect(image)
         detected = time.perf_counter()
@@ -57,6 +67,7 @@ def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str 
             "decode": decoded - loaded,
             "load": loaded - tick,
             "detect": detected - decoded,
+            **({"faces": faced - decoded} if faced else {}),
         },
     )
 
