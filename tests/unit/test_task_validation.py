@@ -61,4 +61,4 @@ def test_workers_use_the_validating_consumer():
     from vigil.app import create_app
     from vigil.settings import Settings
 
-    assert create_app(Settings.load(environ={})).conf.worker_consumer == "vigil.tasks.validation:ValidatingConsumer"
+    assert create_app(Settings.load(environ={})).conf.worker_consumer == "vigil.tasks.consumer:WorkerConsumer"

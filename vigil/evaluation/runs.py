@@ -100,7 +100,7 @@ def run_clip(algorithm: str, path: Path, fps: float, faces: list[list[FaceMesh]]
         if find_faces is not None and faces is not None:
             if seq == len(faces):
                 faces.append(find_faces(frame))
-            found = detector.detect(frame, faces=faces[seq])
+            found = detector.detect(frame, faces=faces[seq])  # type: ignore[call-arg]
         else:
             found = detect_as_a_worker(detector, frame)
         observation = _through_the_wire(algorithm, path.stem, seq, found)
