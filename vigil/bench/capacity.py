@@ -169,8 +169,13 @@ def _run(target: Target, options: Options, config: CapacityConfig, cameras: int,
     # directory before the installed one, and the streamer's event store lands there too.
     with pipeline(target, name, override="", queues=ALL, pool="prefork", concurrency=os.cpu_count() or 1,
                   settings=dict(config.settings), python=config.python, cwd=log_dir) as (env, procs):
-        captures = _captures(config, env, log_dir, cameras, source)
-        _, summary = measure_window(target, name, procs, captures, options.duration, WARM_UP)
+        captures: list[BenchProcess] = []
+        try:
+            captures = _captures(config, env, log_dir, cameras, source)
+            _, summary = measure_window(target, name, procs, captures, options.duration, WARM_UP)
+        finally:
+            for capture in captures:  # stopped by measure_window, unless it was interrupted
+                capture.stop()
     if not summary["frames"]:
         raise RuntimeError(f"{name}: the streamer recorded no frame; see the logs in {log_dir}")
     summary["cameras"] = cameras
