@@ -141,3 +141,18 @@ def test_report_has_a_row_per_configuration_and_n_and_the_box(tmp_path):
 def test_busy_cores_leaves_out_idle_time():
     Times = namedtuple("Times", "user system idle iowait")
     assert busy_cores(Times(10, 5, 100, 1), Times(16, 8, 110, 2), seconds=10) == pytest.approx(0.9)
+
+
+def test_the_baseline_needs_vigil_and_celery_beside_its_python(tmp_path):
+    from vigil.bench.capacity import check_baseline
+
+    python = tmp_path / "bin" / "python"
+    python.parent.mkdir()
+    for script in ("python", "vigil"):
+        (tmp_path / "bin" / script).write_text("#!/bin/sh\n")
+        (tmp_path / "bin" / script).chmod(0o755)
+    with pytest.raises(ValueError, match="celery is not there"):
+        check_baseline(str(python))
+    (tmp_path / "bin" / "celery").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "celery").chmod(0o755)
+    check_baseline(str(python))

@@ -103,8 +103,8 @@ def checkout_name(python: str) -> str:
 
 
 def check_baseline(python: str) -> None:
-    """Raises ValueError unless ``python`` is a venv's interpreter with Vigil's commands beside it."""
-    for script in ("python", "vigil", "celery"):
+    """Raises ValueError unless Vigil's commands (``vigil``, ``celery``) are beside ``python`` (a venv's)."""
+    for script in ("vigil", "celery"):
         path = bin_dir(python) / script
         if not os.access(path, os.X_OK):
             raise ValueError(f"{path} is not there: give the python of a venv with that checkout installed "
