@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from vigil.bench.naive import decode_naive, encode_naive, pika_url
+from vigil.bench.overload import by_window
 from vigil.bench.report import markdown_table, spread, text_table
-from vigil.bench.scenarios import _by_window
 from vigil.stats import median_and_spread, summarize
 
 
@@ -37,7 +37,7 @@ def test_summarize_ignores_nan_and_reports_percentiles():
 
 def test_latency_by_five_second_window():
     points = [(100.0 + t, t / 10) for t in (0.0, 1.0, 6.0, 11.0, 12.0)]
-    windows = _by_window(points, start=100.0)
+    windows = by_window(points, start=100.0)
     assert sorted(windows) == [0, 1, 2]
     assert windows[0]["n"] == 2 and windows[2]["p50"] == pytest.approx(1.15)
 

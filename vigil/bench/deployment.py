@@ -48,11 +48,15 @@ def pipeline(
     concurrency: int = 2,
     settings: dict[str, str] | None = None,
     config: Path | None = None,
+    python: str | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[tuple[dict[str, str], dict[str, BenchProcess]]]:
     """A worker and a recording streamer, stopped on exit.
 
     ``config``: the streamer's site file (``--config``: camera rules, notifications); the
     environment never carries one, since :func:`bench_env` drops every ``VIGIL_*`` variable.
+    ``python``: run them with another Vigil checkout's interpreter (its code); then ``cwd`` must
+    not be a checkout either, or ``celery -A vigil`` imports the ``vigil`` folder found there.
     """
     reset_broker(target)
     log_dir = target.work_dir / name
@@ -65,15 +69,16 @@ def pipeline(
         processes["worker"] = BenchProcess(
             "worker",
             celery_command("vigil", "worker", "-Q", ",".join(queues), "-P", pool, "-c", str(concurrency),
-                           "-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"bench-{name}@%h"),
-            env, log_dir,
+                           "-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"bench-{name}@%h",
+                           python=python),
+            env, log_dir, cwd,
         )
         processes["worker"].wait_for("ready.", 90)
         processes["streamer"] = BenchProcess(
             "streamer",
             vigil_command("stream", "--port", "0", "--record", str(record),
-                          *(["--config", str(config)] if config is not None else [])),
-            env, log_dir,
+                          *(["--config", str(config)] if config is not None else []), python=python),
+            env, log_dir, cwd,
         )
         processes["streamer"].wait_for("serving on", 30)
         yield env, processes
@@ -83,16 +88,21 @@ def pipeline(
 
 
 def start_captures(env: dict[str, str], log_dir: Path, cameras: int, source: str, algorithms: Sequence[str],
-                   extra: Sequence[str]) -> list[BenchProcess]:
+                   extra: Sequence[str], python: str | None = None, cwd: Path | None = None) -> list[BenchProcess]:
+    """``cameras`` captures ``bench0``, ``bench1``... of ``source``, every algorithm on every frame."""
     return [
         BenchProcess(
             f"capture-{index}",
-            vigil_command("capture", "--camera", f"bench{index}", "--source", source,
-                          "--algorithms", ",".join(algorithms), *extra),
-            env, log_dir,
+            vigil_command("capture", "--camera", camera_name(index), "--source", source,
+                          "--algorithms", ",".join(algorithms), *extra, python=python),
+            env, log_dir, cwd,
         )
         for index in range(cameras)
     ]
+
+
+def camera_name(index: int) -> str:
+    return f"bench{index}"
 
 
 def record_path(target: Target, name: str) -> Path:

@@ -31,8 +31,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 
 from vigil.bench.deployment import pipeline, streamer_url
+from vigil.bench.live import live_window
+from vigil.bench.options import ALL, Options, sample_image
 from vigil.bench.report import spread, within_noise
-from vigil.bench.scenarios import ALL, Options, live_window, sample_image
 from vigil.notify.messages import SIGNATURE_HEADER, verify
 
 MQTT_BROKER = ("127.0.0.1", 1883)

@@ -20,12 +20,13 @@ class BenchProcess:
     The benchmark and the integration tests run Vigil's real processes through it.
     """
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path,
+                 cwd: Path | None = None) -> None:
         self.name = name
         self.args = args
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.popen = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd)
         self._cpu_start = 0.0
 
     def output(self) -> str:
@@ -89,12 +90,22 @@ def bench_env(broker_url: str, result_backend: str, **settings: str) -> dict[str
     return env
 
 
-def vigil_command(*args: str) -> list[str]:
-    return [str(BIN / "vigil"), *args]
+def bin_dir(python: str | None = None) -> Path:
+    """The folder of the console scripts (``vigil``, ``celery``) that go with ``python``.
+
+    Args:
+        python: the interpreter of a virtual environment (another Vigil checkout's
+            ``.venv/bin/python``, not resolved: a venv's python is a symlink); None: this one.
+    """
+    return Path(python).parent if python else BIN
 
 
-def celery_command(app: str, *args: str) -> list[str]:
-    return [str(BIN / "celery"), "-A", app, *args]
+def vigil_command(*args: str, python: str | None = None) -> list[str]:
+    return [str(bin_dir(python) / "vigil"), *args]
+
+
+def celery_command(app: str, *args: str, python: str | None = None) -> list[str]:
+    return [str(bin_dir(python) / "celery"), "-A", app, *args]
 
 
 def python_command(*args: str) -> list[str]:

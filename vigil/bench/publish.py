@@ -20,7 +20,7 @@ from vigil.messages import CaptureStats
 from vigil.stats import summarize
 
 if TYPE_CHECKING:
-    from vigil.bench.scenarios import Options
+    from vigil.bench.options import Options
 
 FRAMES = 300
 NAIVE_FRAMES = 10
@@ -28,7 +28,7 @@ NAIVE_FRAMES = 10
 
 def publish(options: Options) -> dict[str, Any]:
     from vigil.app import create_app
-    from vigil.bench.scenarios import ALL, sample_image
+    from vigil.bench.options import ALL, sample_image
     from vigil.capture.dispatch import FrameDispatcher
     from vigil.settings import Settings
 

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vigil.bench.options import Options
 from vigil.bench.report import markdown_table, text_table
-from vigil.bench.scenarios import SCENARIOS, Options
+from vigil.bench.scenarios import SCENARIOS
 
 log = logging.getLogger(__name__)
 
