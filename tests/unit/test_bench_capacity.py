@@ -97,15 +97,14 @@ def test_the_site_file_gives_each_camera_the_default_rates(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "baseline, share_faces_known, expected_python, expected_settings",
+    "baseline, expected_python, expected_settings",
     [
-        (None, True, None, (("share_faces", "false"),)),
-        (None, False, None, ()),  # a setting this code does not know would stop every process
-        ("/nowhere/.venv/bin/python", True, "/nowhere/.venv/bin/python", ()),  # that code chooses
+        (None, None, (("share_faces", "false"),)),
+        ("/nowhere/.venv/bin/python", "/nowhere/.venv/bin/python", ()),  # that code chooses
     ],
 )
-def test_configuration_a(baseline, share_faces_known, expected_python, expected_settings):
-    before, defaults = configurations(baseline, share_faces_known)
+def test_configuration_a(baseline, expected_python, expected_settings):
+    before, defaults = configurations(baseline)
     assert (before.key, before.rates, before.python, before.settings) == ("A", False, expected_python,
                                                                            expected_settings)
     assert (defaults.key, defaults.rates, defaults.python, defaults.settings) == ("B", True, None, ())
@@ -121,7 +120,7 @@ def _run(cameras, frames=100, incomplete=0, p99=0.05, worker=1.0):
 def test_report_has_a_row_per_configuration_and_n_and_the_box(tmp_path):
     options = Options(target=Target("amqp://", "redis://", tmp_path), repeat=2, duration=10,
                       capacity_cameras=(1, 2))
-    configs = configurations(None, False)
+    configs = configurations(None)
     runs = {
         "A": {1: [_run(1), _run(1, p99=0.07)], 2: [_run(2, incomplete=5), _run(2, incomplete=7)]},
         "B": {1: [_run(1), _run(1)], 2: [_run(2, worker=1.6), _run(2, worker=1.8)]},

@@ -73,20 +73,19 @@ def describe_rates(rates: Mapping[str, float] = DEFAULT_RATES) -> str:
     return ", ".join(f"{name} {rate:g}" for name, rate in rates.items()) + " per s"
 
 
-def configurations(baseline_python: str | None, share_faces_known: bool) -> tuple[CapacityConfig, CapacityConfig]:
+def configurations(baseline_python: str | None) -> tuple[CapacityConfig, CapacityConfig]:
     """A (before) and B (default rates).
 
     Args:
-        baseline_python: the interpreter of the checkout A runs, or None for this code at full rate.
-        share_faces_known: whether this code has the ``share_faces`` setting (A turns it off; an
-            unknown ``VIGIL_*`` variable would stop every process, so it is passed only when known).
+        baseline_python: the interpreter of the checkout A runs, or None for this code at full
+            rate with faces not shared.
     """
     if baseline_python:
         before = CapacityConfig("A", f"A before ({checkout_name(baseline_python)}): every algorithm, every frame",
                                 rates=False, python=baseline_python)
     else:
         before = CapacityConfig("A", "A before: every algorithm, every frame, faces not shared", rates=False,
-                                settings=(("share_faces", "false"),) if share_faces_known else ())
+                                settings=(("share_faces", "false"),))
     defaults = CapacityConfig("B", f"B defaults: {describe_rates()}", rates=True)
     return before, defaults
 
@@ -109,12 +108,6 @@ def check_baseline(python: str) -> None:
         if not os.access(path, os.X_OK):
             raise ValueError(f"{path} is not there: give the python of a venv with that checkout installed "
                              "(its scripts/_env.sh: vigil_venv \"detectors,test,bench\")")
-
-
-def share_faces_known() -> bool:
-    from vigil.settings import Settings
-
-    return "share_faces" in {field.name for field in dataclasses.fields(Settings)}
 
 
 def cameras_per_box(results: Mapping[int, tuple[float, float]], max_incomplete_pct: float = MAX_INCOMPLETE_PCT,
@@ -194,7 +187,7 @@ def capacity(options: Options) -> dict[str, Any]:
     if options.baseline_python:
         check_baseline(options.baseline_python)
     target = dataclasses.replace(options.target, work_dir=options.target.work_dir.resolve())
-    configs = configurations(options.baseline_python, share_faces_known())
+    configs = configurations(options.baseline_python)
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {c.key: {n: [] for n in options.capacity_cameras}
                                                         for c in configs}
     for rep in range(options.repeat):
