@@ -516,7 +516,10 @@ def evaluate(ctx: click.Context, data_dir: Path, output: Path | None, rates: str
     if rates is None:
         from vigil.evaluation import run_evaluation
 
-        click.echo(run_evaluation(data_dir, output, command=command))
+        try:
+            click.echo(run_evaluation(data_dir, output, command=command))
+        except ConfigError as exc:
+            _fail(exc)
         return
     from vigil.evaluation.rates import measure_rates, render_rates
 
@@ -525,7 +528,10 @@ def evaluate(ctx: click.Context, data_dir: Path, output: Path | None, rates: str
     except ValueError:
         raise click.BadParameter("a comma-separated list of frames per second", ctx, param_hint="'--rates'") from None
     names = _algorithms(ctx, algorithms) or ("fall", "blink", "pose", "emotion")
-    text = render_rates(measure_rates(data_dir, names, values), command)
+    try:
+        text = render_rates(measure_rates(data_dir, names, values), command)
+    except ConfigError as exc:
+        _fail(exc)
     if output is not None:
         output.write_text(text)
     click.echo(text)

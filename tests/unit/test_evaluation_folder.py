@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from vigil.cli import main
+from vigil.cli import EX_CONFIG, main
 from vigil.evaluation import Evaluation, collect
 
 FRAMES = 8
@@ -26,7 +26,8 @@ def write_clip(path: Path, frames: int = FRAMES, size: tuple[int, int] = (160, 1
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two yaw clips, a pitch clip, a negative, a still; no blink labels; one label nobody reads; one fps left out."""
+    """Two yaw clips, a pitch clip, a negative, a still, an entry no scorer reads; no blink labels; one label
+    nobody reads; one fps left out."""
     root = tmp_path_factory.mktemp("labelled")
     clips = {
         "turns/one.mp4": {"fps": 10, "frames": FRAMES, "yaw_extremes": {"2": 20, "5": -20}},
@@ -34,6 +35,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # no fps: the file's own frame rate is used
         "other/empty.mp4": {"frames": FRAMES, "no_person": [[0, 7]], "juggling": [[1, 2]]},
         "other/face.png": {"expression": "surprise"},
+        "other/readme.txt": {"shows": "not a clip"},
     }
     for name in clips:
         if name.endswith(".mp4"):
@@ -73,6 +75,10 @@ def test_speed_is_timed_on_the_folder_s_own_clips(results: dict) -> None:  # typ
     }
 
 
+def test_an_entry_that_is_no_clip_is_listed_as_unscored(results: dict) -> None:  # type: ignore[type-arg]
+    assert results["unscored"] == ["other/readme.txt"]
+
+
 def test_fps_from_the_file_when_labels_leave_it_out(folder: Path) -> None:
     assert Evaluation(folder).fps("other/empty.mp4") == pytest.approx(10.0)
 
@@ -89,7 +95,26 @@ def test_cli_report_names_the_folder_and_every_clip(folder: Path, tmp_path: Path
     assert result.exit_code == 0, result.output
     lines = output.read_text().splitlines()
     assert f"on `{folder}`" in lines[2] and "../shared/data" not in lines[2]
+    assert "Not scored, neither a video nor a still by its suffix: `other/readme.txt`." in lines
     pose_rows = [line.split("|")[1:3] for line in lines if line.startswith(("| yaw |", "| pitch |"))]
     assert [[c.strip() for c in row] for row in pose_rows] == [
         ["yaw", "turns/one.mp4"], ["yaw", "turns/two.mp4"], ["pitch", "turns/two.mp4"],
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no labels.json in"),
+        ("{not json", "cannot read"),
+        ('{"about": "no clips"}', 'expected {"clips"'),
+        ('{"clips": {"a.mp4": [1, 2]}}', 'expected {"clips"'),
+        ("[1, 2]", 'expected {"clips"'),
+    ],
+)
+def test_cli_refuses_a_folder_without_usable_labels(tmp_path: Path, content: str | None, message: str) -> None:
+    if content is not None:
+        (tmp_path / "labels.json").write_text(content)
+    result = CliRunner().invoke(main, ["evaluate", "--data", str(tmp_path)])
+    assert result.exit_code == EX_CONFIG, result.output
+    assert result.output.startswith("vigil: error: ") and message in result.output

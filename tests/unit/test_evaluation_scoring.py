@@ -215,12 +215,29 @@ def test_timing_frames_come_from_the_labels(clips: dict, expected: dict) -> None
     assert speed.timing_frames(clips) == expected
 
 
-def test_report_header_names_the_data_folder() -> None:
-    results = {
+def _no_results() -> dict:  # type: ignore[type-arg]
+    return {
         "fall": falls.summarise([]), "blink": blinks.summarise({}),
         "pose": {"extremes": [], "steady": [], "flips": 0},
         "emotion": {"segments": [], "stills": {}, "confusion": {}, "per_class": {}},
         "no_face": {}, "timing": {},
     }  # fmt: skip
-    header = render_report(results, "vigil evaluate --data /tmp/x", "2026-01-01", "/tmp/x").splitlines()[2]
+
+
+def test_report_header_names_the_data_folder() -> None:
+    header = render_report(_no_results(), "vigil evaluate --data /tmp/x", "2026-01-01", "/tmp/x").splitlines()[2]
     assert "on `/tmp/x`" in header and "../shared/data" not in header
+
+
+def test_report_of_a_folder_without_labels_says_so_in_every_section() -> None:
+    # Given results from a folder whose labels.json names no clip any scorer reads
+    lines = render_report(_no_results(), "vigil evaluate", "2026-01-01", "/tmp/x").splitlines()
+    # Then each section says what is missing instead of an empty table
+    first_line = {line: lines[i + 2] for i, line in enumerate(lines) if line.startswith("## ")}
+    names = ("## Blink", "## Head pose", "## Emotion", "## Frames without anyone")
+    assert {name: first_line[name] for name in names} == {
+        "## Blink": "No clip has `blinks` or `eyes_closed_long` labels.",
+        "## Head pose": "No clip has head-pose labels.",
+        "## Emotion": "No clip or still has expression labels.",
+        "## Frames without anyone": "No clip has `no_person` labels.",
+    }

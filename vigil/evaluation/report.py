@@ -24,6 +24,9 @@ def render_report(results: dict[str, Any], command: str, date: str, data_dir: st
         "Why the missed targets are missed: [detectors.md, Known limits](detectors.md#known-limits).",
         "",
     ]
+    if results.get("unscored"):
+        names = ", ".join(f"`{name}`" for name in results["unscored"])
+        lines += [f"Not scored, neither a video nor a still by its suffix: {names}.", ""]
     lines += fall_section(results["fall"]) + blink_section(results["blink"]) + pose_section(results["pose"])
     lines += emotion_section(results["emotion"]) + speed_section(results["timing"])
     lines += silence_section(results["no_face"])
@@ -95,9 +98,10 @@ def speed_section(timing: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def silence_section(no_face: dict[str, dict[str, int]]) -> list[str]:
-    lines = [
-        "## Frames without anyone",
-        "",
+    lines = ["## Frames without anyone", ""]
+    if not no_face:
+        return lines + ["No clip has `no_person` labels.", ""]
+    lines += [
         "Frames labelled `no_person`. For fall, detections are person candidates (score >= 0.3);",
         "confident = score >= 0.5, what the rule needs to start following someone.",
         "",

@@ -100,9 +100,10 @@ def _segment_target(label: str, share: float) -> tuple[str, str]:
 
 
 def emotion_section(emotion: dict[str, Any]) -> list[str]:
-    lines = [
-        "## Emotion",
-        "",
+    lines = ["## Emotion", ""]
+    if not emotion["segments"] and not emotion["stills"]:
+        return lines + ["No clip or still has expression labels.", ""]
+    lines += [
         "Share of frames whose smoothed label (the rule's) is the labelled expression; raw = per-frame detector.",
         "",
         "| clip | label | frames | smoothed | raw | most common | target | |",

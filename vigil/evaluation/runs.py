@@ -22,7 +22,7 @@ from vigil.detectors.faces import FaceMesh
 from vigil.detectors.lifecycle import IncidentTracker
 from vigil.detectors.registry import BUILTIN, create_rule, load_detector, parse_observation, rule_cooldown
 from vigil.evaluation import blinks, emotions, falls, headpose, speed
-from vigil.evaluation.labels import Labels, in_ranges, load_labels, ranges, stills, videos
+from vigil.evaluation.labels import Labels, in_ranges, load_labels, ranges, stills, unscored, videos
 from vigil.frames import decode_jpeg, reduction_for
 from vigil.messages import STATUS_OK, DetectionResult
 from vigil.settings import DEFAULT_JPEG_QUALITY
@@ -291,7 +291,9 @@ def collect(evaluation: Evaluation) -> dict[str, Any]:
         "no_face": evaluation.no_face,
         "timing": evaluation.timing,
     }
-    results = {}
+    results: dict[str, Any] = {"unscored": unscored(evaluation.clips)}
+    for name in results["unscored"]:
+        log.warning("%s in labels.json is neither a video nor a still by its suffix: not scored", name)
     for name, step in steps.items():
         log.info("evaluating %s", name)
         results[name] = step()
