@@ -6,7 +6,8 @@ a file path (SQLite in WAL mode, the default, on the streamer's host) or a
 
 Tables (:mod:`~vigil.stream.store_schema`): an incident per event id with its latest state,
 acknowledgement and files; every lifecycle message once, numbered by a monotonic cursor (the
-SSE ``id:``, so a client resumes from ``Last-Event-ID``).
+SSE ``id:``, so a client resumes from ``Last-Event-ID``). Opening the database (pragmas, WAL,
+creating the tables): :mod:`~vigil.stream.store_engine`.
 
 Writes are idempotent by event id: two streamers watching one camera produce the same ids,
 so they store ONE incident and each message once (``INSERT ... ON CONFLICT``), whichever
@@ -24,17 +25,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.errors import EventStoreError
-from vigil.stream.store_schema import database_url, incidents, metadata, updates
+from vigil.stream.store_engine import create_engine, create_tables, in_memory, reason
+from vigil.stream.store_schema import database_url, incidents, updates
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT_S = 3
-SQLITE_BUSY_TIMEOUT_MS = 5000
 TYPES = ("new", "update", "end")
 MAX_PAGE = 1000
 
@@ -88,57 +87,19 @@ class EventStore:
         self.dialect = self.url.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise EventStoreError(f"unsupported event store {self.dialect!r}: use a SQLite path or postgresql://")
-        self.engine = self._engine()
+        self.engine = create_engine(self.url)
         self._lock = threading.Lock() if self.dialect == "sqlite" else None
         # ":memory:" is one connection shared by every thread: reads take the writers' lock too.
-        self._read_lock = self._lock if self.dialect == "sqlite" and self._memory() else None
+        self._read_lock = self._lock if self.dialect == "sqlite" and in_memory(self.url) else None
         try:
-            self._create_tables()
+            create_tables(self.engine)
         except SQLAlchemyError as exc:
             self.engine.dispose()
-            raise EventStoreError(f"cannot open the event store {self.describe()}: {_reason(exc)}") from exc
-
-    def _create_tables(self, attempts: int = 3) -> None:
-        # create_all checks, then creates: two streamers starting together on one store can both
-        # find a table missing and one of them then fails ("already exists"; PostgreSQL: a duplicate
-        # key in its catalogue). Checking again
-        # finds it made.
-        for attempt in range(attempts):
-            try:
-                metadata.create_all(self.engine)
-                return
-            except (OperationalError, ProgrammingError, IntegrityError) as exc:
-                message = str(exc).lower()
-                if attempt == attempts - 1 or not ("already exists" in message or "duplicate key" in message):
-                    raise
+            raise EventStoreError(f"cannot open the event store {self.describe()}: {reason(exc)}") from exc
 
     def describe(self) -> str:
         """The store's URL without its password (for logs and messages)."""
         return self.url.render_as_string(hide_password=True)
-
-    def _memory(self) -> bool:
-        return not self.url.database or self.url.database == ":memory:"
-
-    def _engine(self) -> Engine:
-        if self.dialect == "postgresql":
-            return sa.create_engine(self.url, pool_pre_ping=True, pool_size=4, max_overflow=4,
-                                    connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
-        memory = self._memory()
-        engine = sa.create_engine(
-            self.url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            poolclass=StaticPool if memory else None,
-        )
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            if not memory:
-                _set_wal(cursor)  # readers never block the writer
-                cursor.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.close()
-
-        return engine
 
     # -- writing ------------------------------------------------------------------------
 
@@ -314,12 +275,7 @@ class EventStore:
         try:
             yield
         except SQLAlchemyError as exc:
-            raise EventStoreError(f"{what} in {self.describe()}: {_reason(exc)}") from exc
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    original = getattr(exc, "orig", None)
-    return str(original or exc).strip().splitlines()[0] if str(original or exc).strip() else type(exc).__name__
+            raise EventStoreError(f"{what} in {self.describe()}: {reason(exc)}") from exc
 
 
 def _incident(row: Any) -> dict[str, Any]:
@@ -340,23 +296,3 @@ def parse_page_cursor(cursor: str) -> tuple[float, str]:
     if not sep or not incident_id:
         raise ValueError(f"bad cursor {cursor!r}")
     return float(started), incident_id
-
-
-def _set_wal(cursor: Any, attempts: int = 50, pause: float = 0.1) -> None:
-    """Put a SQLite file in WAL mode, waiting while another process holds it.
-
-    The switch needs the file to itself and SQLite answers "database is locked" at once rather
-    than waiting out the busy timeout: two streamers opening one new file together hit it.
-    """
-    import sqlite3
-    import time
-
-    for attempt in range(attempts):
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if attempt == attempts - 1 or "locked" not in str(exc):
-                raise
-            time.sleep(pause)
-

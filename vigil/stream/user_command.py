@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from vigil.cli_common import EX_CONFIG
 from vigil.errors import ConfigError
 
-EX_CONFIG = 78  # sysexits.h, as in vigil.cli
 MIN_PASSWORD = 8
 
 
