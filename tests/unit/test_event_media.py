@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 import cv2
@@ -164,3 +166,19 @@ def test_a_flickering_rule_gets_one_clip_at_a_time_per_camera_and_kind(parts):
     with_clips = {i["id"] for i in store.page(limit=100).incidents if i["clip"]}
     assert with_clips == {flicker[30]["id"], flicker[50]["id"], other["id"]}
     assert media.counters.skipped == 4 and media.counters.snapshots == 7
+
+
+def test_clips_are_written_at_a_lower_cpu_priority_than_detection(parts):
+    # Encoding a clip takes seconds of a core: it must yield to the processing thread and the workers.
+    _, media, _ = parts
+    writer = media._writer._thread
+    deadline = time.monotonic() + 5
+    thread_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    while time.monotonic() < deadline:
+        thread_nice = os.getpriority(os.PRIO_PROCESS, writer.native_id)
+        if thread_nice > os.getpriority(os.PRIO_PROCESS, 0):
+            break
+        time.sleep(0.01)
+    process_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    assert thread_nice == min(19, process_nice + 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == process_nice  # the caller's is untouched

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import queue
 import threading
 import time
@@ -37,6 +38,9 @@ WRITE_QUEUE = 64
 SNAPSHOT_CACHE = 32
 SNAPSHOT_WAIT_S = 2.0
 RETENTION_INTERVAL_S = 60.0
+# Encoding a clip takes seconds of a core; at this priority it takes what detection and the live view
+# leave (docs/performance.md, "Capacity": at full priority four cameras' clips pushed p99 past 250 ms).
+BACKGROUND_NICE = 10
 
 Regions = tuple[Sequence[Zone], Sequence[Polygon]]
 
@@ -158,6 +162,7 @@ class MediaWriter:
     # -- writer thread -------------------------------------------------------------------
 
     def _work(self) -> None:
+        _yield_cpu_to_other_threads()
         while True:
             try:
                 job = self._jobs.get(timeout=1.0)
@@ -234,3 +239,15 @@ class MediaWriter:
             mediafiles.sweep(self.store, self.media_dir, max_age_s=self.max_age_s, max_bytes=self.max_bytes, now=now)
         except VigilError as exc:
             self._errors.warning("retention sweep failed: %s", exc)
+
+
+def _yield_cpu_to_other_threads() -> None:
+    """Lower the calling thread's CPU priority by :data:`BACKGROUND_NICE` (Linux: nice is per thread).
+
+    Threads it starts (FFmpeg's encoder threads) inherit it. Elsewhere, or when refused, nothing changes.
+    """
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICE))
+    except (AttributeError, OSError) as exc:  # no setpriority (Windows), or a sandbox refusing it
+        log.info("media writer keeps normal CPU priority: %s", exc)
