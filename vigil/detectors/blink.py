@@ -24,7 +24,7 @@ import numpy as np
 from vigil.detectors import _draw
 from vigil.detectors.base import Condition
 from vigil.detectors.eyes import EyeContourFinder, eye_aspect_ratio
-from vigil.detectors.faces import FaceMesh, shared_analyzer
+from vigil.detectors.faces import FaceAlgorithm, FaceMesh
 from vigil.detectors.marks import Mark
 from vigil.detectors.options import BlinkOptions
 
@@ -72,17 +72,14 @@ class BlinkObservation:
         return cls(faces=tuple(EyeState.from_dict(face) for face in data.get("faces", ())))
 
 
-class BlinkDetector:
+class BlinkDetector(FaceAlgorithm):
     """BlazeFace + Face Mesh (eye corners) + the iris model (eyelids), for every face."""
 
     name: ClassVar[str] = ALGORITHM
 
     def __init__(self) -> None:
-        self.analyzer = shared_analyzer()
+        super().__init__()
         self.eyes = EyeContourFinder()
-
-    def find_faces(self, image: np.ndarray) -> list[FaceMesh]:
-        return self.analyzer.meshes(image)
 
     def detect(self, image: np.ndarray, faces: list[FaceMesh] | None = None) -> BlinkObservation:
         """Eye openness of every face; ``faces``: its meshes when another algorithm already found them."""

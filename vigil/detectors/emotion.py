@@ -22,7 +22,7 @@ import numpy as np
 from vigil.detectors._imaging import rotated_crop
 from vigil.detectors._runtime import TFLiteModel
 from vigil.detectors.base import Condition
-from vigil.detectors.faces import FaceBox, FaceMesh, shared_analyzer
+from vigil.detectors.faces import FaceAlgorithm, FaceBox, FaceMesh
 from vigil.detectors.marks import Mark
 from vigil.detectors.options import EmotionOptions
 
@@ -81,7 +81,7 @@ class EmotionObservation:
         return cls(faces=tuple(FaceEmotion.from_dict(face) for face in data.get("faces", ())))
 
 
-class EmotionDetector:
+class EmotionDetector(FaceAlgorithm):
     """BlazeFace, confirmed by Face Mesh's presence score, then mini-Xception (FER2013).
 
     The presence check is the one head pose and blink apply, so "a face" means the same to
@@ -91,12 +91,9 @@ class EmotionDetector:
     name: ClassVar[str] = ALGORITHM
 
     def __init__(self) -> None:
-        self.analyzer = shared_analyzer()
+        super().__init__()
         self.model = TFLiteModel(EMOTION_MODEL)
         self.size = self.model.input_size[0]
-
-    def find_faces(self, image: np.ndarray) -> list[FaceMesh]:
-        return self.analyzer.meshes(image)
 
     def detect(self, image: np.ndarray, faces: list[FaceMesh] | None = None) -> EmotionObservation:
         """Expression of every face; ``faces``: its meshes when another algorithm already found them."""

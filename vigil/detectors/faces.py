@@ -153,6 +153,23 @@ def shared_analyzer() -> FaceAnalyzer:
     return FaceAnalyzer()
 
 
+class FaceAlgorithm:
+    """Base of the detectors that start from the faces (emotion, pose, blink).
+
+    ``detect(image, faces=...)`` takes the frame's faces when another algorithm's task already
+    found them (:mod:`vigil.tasks.face_share`); without them it finds them with :meth:`find_faces`.
+    """
+
+    def __init__(self) -> None:
+        self.analyzer = shared_analyzer()
+
+    def find_faces(self, image: np.ndarray) -> list[FaceMesh]:
+        return self.analyzer.meshes(image)
+
+    def detect(self, image: np.ndarray, faces: list[FaceMesh] | None = None) -> Any:
+        raise NotImplementedError
+
+
 def encode_meshes(meshes: list[FaceMesh]) -> bytes:
     """``meshes`` as msgpack, exactly (float64 arrays as raw bytes): a frame's faces, shared."""
     return msgpack.packb([

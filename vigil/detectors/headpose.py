@@ -20,7 +20,7 @@ import numpy as np
 from vigil.detectors import _draw
 from vigil.detectors._headgeometry import head_angles
 from vigil.detectors.base import Condition
-from vigil.detectors.faces import FaceMesh, shared_analyzer
+from vigil.detectors.faces import FaceAlgorithm, FaceMesh
 from vigil.detectors.marks import Mark
 from vigil.detectors.options import HeadPoseOptions
 
@@ -69,16 +69,10 @@ def _round(value: float) -> float:
     return round(float(value), 2)
 
 
-class HeadPoseDetector:
+class HeadPoseDetector(FaceAlgorithm):
     """BlazeFace finds the faces, Face Mesh gives 3D landmarks, the mesh's axes give the angles."""
 
     name: ClassVar[str] = ALGORITHM
-
-    def __init__(self) -> None:
-        self.analyzer = shared_analyzer()
-
-    def find_faces(self, image: np.ndarray) -> list[FaceMesh]:
-        return self.analyzer.meshes(image)
 
     def detect(self, image: np.ndarray, faces: list[FaceMesh] | None = None) -> HeadPoseObservation:
         """Head poses in ``image``; ``faces``: its meshes when another algorithm already found them."""

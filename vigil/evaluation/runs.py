@@ -18,7 +18,7 @@ import numpy as np
 
 from vigil.detectors.base import Condition, Event, Observation
 from vigil.detectors.emotion import EMOTIONS
-from vigil.detectors.faces import FaceMesh
+from vigil.detectors.faces import FaceAlgorithm, FaceMesh
 from vigil.detectors.lifecycle import IncidentTracker
 from vigil.detectors.registry import BUILTIN, create_rule, load_detector, parse_observation, rule_cooldown
 from vigil.evaluation import blinks, emotions, falls, headpose, speed
@@ -94,13 +94,12 @@ def run_clip(algorithm: str, path: Path, fps: float, faces: list[list[FaceMesh]]
     if not path.is_file():
         raise FileNotFoundError(f"{path} is named in labels.json but missing")
     detector = load_detector(algorithm)
-    find_faces = getattr(detector, "find_faces", None)
     feed = RuleFeed(algorithm, path.stem)
     for seq, frame in enumerate(read_frames(path)):
-        if find_faces is not None and faces is not None:
+        if faces is not None and isinstance(detector, FaceAlgorithm):
             if seq == len(faces):
-                faces.append(find_faces(frame))
-            found = detector.detect(frame, faces=faces[seq])  # type: ignore[call-arg]
+                faces.append(detector.find_faces(frame))
+            found = detector.detect(frame, faces=faces[seq])
         else:
             found = detect_as_a_worker(detector, frame)
         observation = _through_the_wire(algorithm, path.stem, seq, found)

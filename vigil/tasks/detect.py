@@ -7,10 +7,12 @@ the same way and arrive stale).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
 
+from vigil.detectors.faces import FaceAlgorithm
 from vigil.detectors.registry import load_detector
 from vigil.errors import DetectorError, FrameError
 from vigil.frames import Frame, apply_masks, decode_frame, jpeg_dimensions
@@ -41,14 +43,14 @@ def detect_frame(payload: Any, algorithm: str, *, max_bytes: int, override: str 
         min_side = getattr(detector, "min_side", 0)
         image = apply_masks(decode_frame(frame, min_side), frame.masks)  # the camera's masks: never detected
         decoded = time.perf_counter()
-        find_faces = getattr(detector, "find_faces", None)
         if min_side:
             full_size = jpeg_dimensions(frame.jpeg)  # decode_frame has checked it is there
             observation = detector.detect(image, full_size=full_size)  # type: ignore[call-arg]
-        elif faces is not None and find_faces is not None:
-            meshes, _ = faces.meshes(frame_key(frame.camera, frame.session, frame.seq), lambda: find_faces(image))
+        elif faces is not None and isinstance(detector, FaceAlgorithm):
+            key = frame_key(frame.camera, frame.session, frame.seq)
+            meshes, _ = faces.meshes(key, functools.partial(detector.find_faces, image))
             faced = time.perf_counter()
-            observation = detector.detect(image, faces=meshes)  # type: ignore[call-arg]
+            observation = detector.detect(image, faces=meshes)
         else:
             observation = detector.detect(image)
         detected = time.perf_counter()
