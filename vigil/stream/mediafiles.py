@@ -1,8 +1,8 @@
 """Event snapshots and clips on disk: where they live, how they are written, when they go.
 
 Files live under the ``media_dir`` setting, one folder per camera: ``<camera>/<event id>.jpg``
-(the snapshot) and ``<camera>/<event id>.webm`` (the clip: VP8 in WebM, which OpenCV's bundled
-FFmpeg writes and every browser plays in ``<video>``). The store keeps their paths relative
+(the snapshot) and ``<camera>/<event id>.webm`` (the clip: VP8 in WebM, which every browser plays
+in ``<video>``). The store keeps their paths relative
 to ``media_dir``. Every write goes to a temporary name first and is renamed into place, so a
 reader (or a crash) never sees half a file.
 
@@ -16,8 +16,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -26,8 +28,14 @@ from vigil.stream.store import EventStore, MediaRow
 log = logging.getLogger(__name__)
 
 CLIP_EXT = ".webm"
-CLIP_FOURCC = "VP80"
+CLIP_CODEC = "libvpx"  # VP8
 CLIP_CONTENT_TYPE = "video/webm"
+# libvpx's real-time mode at its fastest setting: a 10 s 640 x 360 clip costs ~0.3 s of a core instead
+# of ~2.3 s at the default ("good", cpu-used 0) that OpenCV's writer uses and cannot change. On a
+# box near capacity, four cameras' clips at that price starved detection (docs/performance.md).
+CLIP_ENCODER_OPTIONS = {"deadline": "realtime", "cpu-used": "8"}
+CLIP_BITS_PER_PIXEL = 0.3  # per frame: ~1 Mbit/s at 640 x 360 x 15, what OpenCV's writer chose
+MIN_CLIP_BITRATE = 200_000
 MIN_CLIP_FPS = 1.0
 MAX_CLIP_FPS = 30.0
 DELETE_BATCH = 500
@@ -68,31 +76,41 @@ def clip_fps(times: Sequence[float]) -> float:
 def write_clip(path: Path, images: Sequence[np.ndarray], fps: float) -> None:
     """Encode BGR ``images`` as a VP8 WebM at ``path`` (via a temporary file, renamed into place).
 
+    Every image is scaled to the first one's size; an odd width or height loses its last column
+    or row (VP8's 4:2:0 colour needs even sizes).
+
     Raises:
         OSError: the file cannot be written (full disk, read-only folder) or the encoder is missing.
     """
     if not images:
         raise ValueError("a clip needs at least one frame")
     height, width = images[0].shape[:2]
+    even_width, even_height = width - width % 2, height - height % 2
+    if even_width < 2 or even_height < 2:
+        raise ValueError(f"a clip frame of {width}x{height} is too small to encode")
     path.parent.mkdir(parents=True, exist_ok=True)
     # One name per process: streamers sharing a media folder may write the same event's clip at once.
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.part{CLIP_EXT}")  # the extension picks the container
-    writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter.fourcc(*CLIP_FOURCC), fps, (width, height))
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.part{CLIP_EXT}")
+    rate = Fraction(fps).limit_denominator(1000)
     try:
-        if not writer.isOpened():
-            raise OSError(f"cannot open a {CLIP_FOURCC} video writer for {temporary}")
-        for image in images:
-            if image.shape[:2] != (height, width):
-                image = cv2.resize(image, (width, height))
-            writer.write(image)
-        writer.release()
-        # OpenCV reports no write error (a full disk leaves a truncated file): count what plays back.
-        readable = frames_in(temporary)
-        if readable != len(images):
-            raise OSError(f"the clip {temporary} holds {readable} of {len(images)} frames (full disk?)")
+        with av.open(str(temporary), "w", format="webm") as container:
+            stream = container.add_stream(CLIP_CODEC, rate=rate, options=dict(CLIP_ENCODER_OPTIONS))
+            if not isinstance(stream, av.VideoStream):
+                raise OSError(f"{CLIP_CODEC} is not a video encoder in this FFmpeg")
+            stream.width, stream.height, stream.pix_fmt = even_width, even_height, "yuv420p"
+            stream.bit_rate = max(MIN_CLIP_BITRATE, int(CLIP_BITS_PER_PIXEL * even_width * even_height * fps))
+            stream.codec_context.thread_count = 1  # the writer thread yields to detection; so do its encoder's
+            for image in images:
+                if image.shape[:2] != (height, width):
+                    image = cv2.resize(image, (width, height))
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:even_height, :even_width]),
+                                                   format="bgr24")
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))  # flush the frames the encoder still holds
         os.replace(temporary, path)
+    except av.FFmpegError as exc:  # a full disk or a missing encoder; av's OSErrors pass through as they are
+        raise OSError(f"cannot write the clip {temporary}: {exc}") from exc
     finally:
-        writer.release()
         temporary.unlink(missing_ok=True)
 
 
