@@ -129,8 +129,9 @@ def test_a_live_camera_is_reopened_with_backoff_then_given_up(monkeypatch):
     with pytest.raises(CaptureError, match="gave up after"):
         capture.run(threading.Event())
     gaps = np.diff(attempts)
-    # Delays double (0.01, 0.02, 0.04 s...): the last gap is well above the first, despite scheduling noise.
-    assert len(attempts) >= 3 and gaps[-1] > 2 * gaps[0]
+    # Delays double (0.01, 0.02, 0.04 s..., each jittered down to half): the longest gap is well above
+    # the first. Not the last gap: the last sleep is cut short at the give-up deadline.
+    assert len(attempts) >= 3 and max(gaps) > 2 * gaps[0]
     assert capture.stats.state == CameraState.FAILED
     assert any(status["state"] == CameraState.RECONNECTING for status in recorder.statuses)
 
