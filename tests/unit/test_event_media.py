@@ -120,6 +120,39 @@ def test_a_clip_is_webm_vp8_written_quickly(tmp_path):
     assert not list(tmp_path.glob(".*part*")), "the temporary file is renamed into place"
 
 
+def test_a_clip_of_odd_sized_frames_plays_at_their_size_less_the_odd_row_and_column(tmp_path):
+    # Given frames 321 x 241 (4:2:0 colour needs even sizes), a later one of another size
+    rng = np.random.default_rng(7)
+    images = [np.full((241, 321, 3), 40 * seq, np.uint8) for seq in range(5)]
+    images.append(rng.integers(0, 255, (100, 80, 3), dtype=np.uint8))
+    path = tmp_path / "odd.webm"
+    mediafiles.write_clip(path, images, 7.5)
+    # Then every frame is in the clip, 320 x 240, and the picture is the frames' (flat grays here)
+    frames = read_video(path)
+    assert len(frames) == 6 and {frame.shape for frame in frames} == {(240, 320, 3)}
+    assert abs(float(frames[3].mean()) - 120) < 4
+
+
+def test_a_frame_too_small_to_encode_is_refused_and_leaves_no_file(tmp_path):
+    with pytest.raises(ValueError, match="too small"):
+        mediafiles.write_clip(tmp_path / "tiny.webm", [np.zeros((1, 9, 3), np.uint8)], 15.0)
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_unwritable_clip_folder_is_an_os_error_and_leaves_no_file(tmp_path):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):  # root ignores the mode: make the target a folder instead
+            (folder / "clip.webm").mkdir()
+        with pytest.raises(OSError):
+            mediafiles.write_clip(folder / "clip.webm", [np.zeros((48, 64, 3), np.uint8)] * 3, 15.0)
+        assert not [p for p in folder.rglob("*") if ".part" in p.name]
+    finally:
+        folder.chmod(0o700)
+
+
 def test_retention_deletes_old_and_oversized_events_with_their_files_and_nothing_else(tmp_path):
     store = EventStore(str(tmp_path / "events.sqlite3"))
     media_dir = tmp_path / "media"
