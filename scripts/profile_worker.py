@@ -13,6 +13,13 @@ Two commands (see docs/performance.md, "Where a worker's time goes"):
         each finding its own faces or sharing them (one share, as tasks of a worker do),
         alternated round by round; prints the medians and the faces' share of the work.
 
+    .venv/bin/python scripts/profile_worker.py floor --source CLIP [--frames 150] [--rounds 3]
+        The detection work one 15 fps camera costs, in this process with no Celery, broker or
+        Redis: each frame runs the algorithms the capture daemon would ask for at the default
+        rates (``vigil.rates``), with faces shared, against every algorithm on every frame
+        with each finding its own faces; prints CPU per task and cores per camera. No worker
+        can cost less than this: it is the floor under "worker CPU per camera".
+
     .venv/bin/python scripts/profile_worker.py store --result-backend redis://127.0.0.1:6379/11
         Times storing one task result with Celery's Redis backend and with Vigil's
         one-write backend, alternated, and prints the medians.
@@ -41,6 +48,7 @@ import cv2
 
 from vigil.detectors.registry import BUILTIN
 from vigil.frames import encode_frame
+from vigil.rates import DEFAULT_RATES, RateSchedule
 from vigil.settings import Settings
 from vigil.tasks.detect import detect_frame
 from vigil.tasks.face_share import FaceShare
@@ -131,6 +139,41 @@ def time_sharing(source: Path, count: int, rounds: int) -> None:
               f"| {rounds} x {len(payloads)} |")
 
 
+def detection_floor(source: Path, count: int, rounds: int, fps: float = 15.0) -> None:
+    settings = Settings.load(environ={})
+    payloads = encoded_frames(source, count, settings)
+    every = {name: None for name in BUILTIN}
+    configurations = {"every algorithm, every frame, faces not shared": (every, False),
+                      f"default rates ({', '.join(f'{k} {v:g}' for k, v in DEFAULT_RATES.items())}), faces shared":
+                      (DEFAULT_RATES, True)}
+    cpu: dict[str, dict[str, list[float]]] = {label: collections.defaultdict(list) for label in configurations}
+    totals: dict[str, list[float]] = {label: [] for label in configurations}
+    for round_ in range(rounds):
+        for label in list(configurations) if round_ % 2 == 0 else list(configurations)[::-1]:
+            rates, shared = configurations[label]
+            schedule, share, total = RateSchedule(rates), FaceShare(None) if shared else None, 0.0
+            for index, payload in enumerate(payloads):
+                for algorithm in schedule.due(index / fps):
+                    start = time.process_time()
+                    detect_frame(payload, algorithm, max_bytes=settings.max_payload_bytes, faces=share)
+                    spent = time.process_time() - start
+                    cpu[label][algorithm].append(spent)
+                    total += spent
+            totals[label].append(total / (len(payloads) / fps))
+    seconds = len(payloads) / fps
+    print(f"{len(payloads)} frames of {source.name} as one {fps:g} fps camera ({seconds:g} s), {rounds} rounds "
+          "alternated; CPU in this process, no Celery, broker or Redis\n")
+    print("| configuration | algorithm | tasks a second | CPU ms a task, median | cores a camera |")
+    print("|---|---|---|---|---|")
+    for label, by_algorithm in cpu.items():
+        for algorithm, values in by_algorithm.items():
+            per_second = len(values) / rounds / seconds
+            print(f"| {label} | {algorithm} | {per_second:g} | {_ms(values)} | "
+                  f"{sum(values) / rounds / seconds:.3f} |")
+        print(f"| {label} | **all** | | | **{statistics.median(totals[label]):.3f}** "
+              f"({min(totals[label]):.3f}-{max(totals[label]):.3f}) |")
+
+
 def _ms(values: list[float]) -> str:
     return f"{1000 * statistics.median(values):.3f}"
 
@@ -199,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     share.add_argument("--source", type=Path, required=True)
     share.add_argument("--frames", type=int, default=150)
     share.add_argument("--rounds", type=int, default=4)
+    floor = commands.add_parser("floor", help="detection CPU of one camera at the default rates, in process")
+    floor.add_argument("--source", type=Path, required=True)
+    floor.add_argument("--frames", type=int, default=150)
+    floor.add_argument("--rounds", type=int, default=3)
     store = commands.add_parser("store", help="time storing a result, Celery's backend against Vigil's")
     store.add_argument("--result-backend", required=True)
     store.add_argument("--rounds", type=int, default=6)
@@ -210,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         profile_detect(args.source, args.frames, args.algorithms.split(","))
     elif args.command == "share":
         time_sharing(args.source, args.frames, args.rounds)
+    elif args.command == "floor":
+        detection_floor(args.source, args.frames, args.rounds)
     elif args.command == "store":
         time_store(args.result_backend, args.rounds, args.count)
     else:
