@@ -111,6 +111,14 @@ def test_configuration_a(baseline, expected_python, expected_settings):
     assert describe_rates() in defaults.label
 
 
+def test_configuration_a_at_the_default_rates_is_the_other_checkout_as_b_runs():
+    before, defaults = configurations("/nowhere/.venv/bin/python", baseline_at_defaults=True)
+    assert (before.rates, before.python, before.settings) == (True, "/nowhere/.venv/bin/python", ())
+    assert (defaults.rates, defaults.python) == (True, None)
+    with pytest.raises(ValueError, match="needs --baseline-python"):
+        configurations(None, baseline_at_defaults=True)
+
+
 def _run(cameras, frames=100, incomplete=0, p99=0.05, worker=1.0):
     return {"cameras": cameras, "frames": frames, "incomplete": incomplete, "tasks_asked": 3 * frames,
             "seconds": 10.0, "capture_dropped": 0, "end_to_end": {"p50": p99 / 2, "p99": p99},

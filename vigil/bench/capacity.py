@@ -7,7 +7,9 @@ machine hits both):
 
 - A, "before": every algorithm on every frame (``vigil capture --source``), face sharing
   off; with ``--baseline-python``, the worker, streamer and captures are another
-  checkout's code (the commit before this work), run with that checkout's interpreter.
+  checkout's code (the commit before this work), run with that checkout's interpreter;
+  with ``--baseline-at-defaults`` too, that checkout runs at the default rates like B, so
+  the two differ by their code alone (a change's effect, a regression).
 - B, "defaults": today's code with each algorithm at its default rate
   (:data:`vigil.rates.DEFAULT_RATES`), as a site file's camera gets them
   (``vigil capture --config``).
@@ -73,14 +75,24 @@ def describe_rates(rates: Mapping[str, float] = DEFAULT_RATES) -> str:
     return ", ".join(f"{name} {rate:g}" for name, rate in rates.items()) + " per s"
 
 
-def configurations(baseline_python: str | None) -> tuple[CapacityConfig, CapacityConfig]:
+def configurations(baseline_python: str | None, baseline_at_defaults: bool = False
+                   ) -> tuple[CapacityConfig, CapacityConfig]:
     """A (before) and B (default rates).
 
     Args:
         baseline_python: the interpreter of the checkout A runs, or None for this code at full
             rate with faces not shared.
+        baseline_at_defaults: that checkout runs at the default rates (its site-file cameras), as B.
+
+    Raises:
+        ValueError: ``baseline_at_defaults`` without ``baseline_python``.
     """
-    if baseline_python:
+    if baseline_at_defaults:
+        if not baseline_python:
+            raise ValueError("--baseline-at-defaults compares another checkout: it needs --baseline-python")
+        before = CapacityConfig("A", f"A ({checkout_name(baseline_python)}): default rates", rates=True,
+                                python=baseline_python)
+    elif baseline_python:
         before = CapacityConfig("A", f"A before ({checkout_name(baseline_python)}): every algorithm, every frame",
                                 rates=False, python=baseline_python)
     else:
@@ -187,7 +199,7 @@ def capacity(options: Options) -> dict[str, Any]:
     if options.baseline_python:
         check_baseline(options.baseline_python)
     target = dataclasses.replace(options.target, work_dir=options.target.work_dir.resolve())
-    configs = configurations(options.baseline_python)
+    configs = configurations(options.baseline_python, options.baseline_at_defaults)
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {c.key: {n: [] for n in options.capacity_cameras}
                                                         for c in configs}
     for rep in range(options.repeat):
@@ -226,9 +238,11 @@ def report(options: Options, source: str, configs: Sequence[CapacityConfig],
         box_rows.append([config.label, boxes[config.key], _limit(medians, boxes[config.key])])
     cores = os.cpu_count() or 1
     cameras_list = ",".join(str(n) for n in options.capacity_cameras)
+    flags = (", --baseline-python" if options.baseline_python else "") + (
+        ", --baseline-at-defaults" if options.baseline_at_defaults else "")
     title = (f"8. Capacity (--cameras {cameras_list}, --duration {options.duration:g}, --repeat {options.repeat}"
-             f"{', --baseline-python' if options.baseline_python else ''}): real detectors, worker -P prefork "
-             f"-c {cores}, N cameras x {CAPTURE_FPS:g} fps of {Path(source).name} (looped)")
+             f"{flags}): real detectors, worker -P prefork -c {cores}, N cameras x {CAPTURE_FPS:g} fps of "
+             f"{Path(source).name} (looped)")
     headers = ["configuration", "cameras", "tasks/s asked", "frames incomplete %", "e2e p50 ms", "e2e p99 ms",
                "worker CPU (cores)", "worker CPU per camera", "streamer CPU", "captures CPU", "machine CPU (cores)",
                "dropped at capture"]

@@ -26,6 +26,8 @@ Examples:
   vigil bench --scenario notify                 # live latency, MQTT + webhook off vs on (demo camera)
   vigil bench --scenario capacity --repeat 2 --baseline-python ../vigil-before/.venv/bin/python
                                                 # cameras per box, default rates vs that checkout
+  vigil bench --scenario capacity --cameras 2,3 --baseline-python ../vigil-before/.venv/bin/python \\
+      --baseline-at-defaults                    # both at the default rates: what a change did
   vigil bench --source ../shared/data/headpose/head_turning_640x360.mp4 --json bench.json \\
       --markdown docs/performance.md
 \b
@@ -52,6 +54,9 @@ run: point it at a test broker and Redis db, never at production.
 @click.option("--baseline-python", type=click.Path(exists=True, dir_okay=False),
               help="Capacity scenario: configuration A runs with this interpreter, the .venv/bin/python of "
               "another checkout (e.g. the commit before the default rates), instead of this code at full rate.")
+@click.option("--baseline-at-defaults", is_flag=True,
+              help="Capacity scenario: the --baseline-python checkout runs at the default rates too, so A and B "
+              "differ by their code alone (the effect of a change, or a regression).")
 @click.option("--broker-url", default="amqp://guest:guest@127.0.0.1:5672//", show_default=True,
               help="RabbitMQ to benchmark on (its fall/emotion/pose/blink queues are deleted!).")
 @click.option("--result-backend", default="redis://127.0.0.1:6379/14", show_default=True,
@@ -62,8 +67,8 @@ run: point it at a test broker and Redis db, never at production.
               help="Write the tables, command, machine and date as Markdown.")
 def bench(scenarios: tuple[str, ...], repeat: int, duration: float, source: str, throughput_frames: int,
           naive_frames: int, slots: str, no_real_detectors: bool, camera_counts: str, baseline_python: str | None,
-          broker_url: str, result_backend: str, work_dir: Path | None, json_path: Path | None,
-          markdown_path: Path | None) -> None:
+          baseline_at_defaults: bool, broker_url: str, result_backend: str, work_dir: Path | None,
+          json_path: Path | None, markdown_path: Path | None) -> None:
     """Measure Vigil against the naive design it replaces, in the same run.
 
     Scenarios: wire (bytes and codec CPU per frame), throughput (frames/s end to
@@ -97,12 +102,16 @@ def bench(scenarios: tuple[str, ...], repeat: int, duration: float, source: str,
             check_baseline(baseline_python)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--baseline-python'") from None
+    elif baseline_at_defaults:
+        raise click.BadParameter("it compares another checkout: give --baseline-python too",
+                                 param_hint="'--baseline-at-defaults'")
     work = (work_dir or Path(tempfile.mkdtemp(prefix="vigil-bench-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     options = Options(
         target=Target(broker_url, result_backend, work), repeat=repeat, duration=duration, source=source,
         throughput_frames=throughput_frames, naive_frames=naive_frames, scale_slots=slot_counts,
         real_detectors=not no_real_detectors, capacity_cameras=cameras, baseline_python=baseline_python,
+        baseline_at_defaults=baseline_at_defaults,
         progress=lambda message: click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True),
     )
     click.echo(f"process logs in {work}", err=True)

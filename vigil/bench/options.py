@@ -37,6 +37,7 @@ class Options:
     live_concurrency: int = 4
     capacity_cameras: tuple[int, ...] = DEFAULT_CAPACITY_CAMERAS
     baseline_python: str | None = None  # the capacity scenario's "before": another checkout's interpreter
+    baseline_at_defaults: bool = False  # ...run at the default rates, as B: the two differ by their code only
     progress: Callable[[str], None] = print
 
 
