@@ -6,6 +6,7 @@ Shared by the emotion, head-pose and blink detectors. Both models are MediaPipe'
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import functools
 import math
@@ -153,7 +154,7 @@ def shared_analyzer() -> FaceAnalyzer:
     return FaceAnalyzer()
 
 
-class FaceAlgorithm:
+class FaceAlgorithm(abc.ABC):
     """Base of the detectors that start from the faces (emotion, pose, blink).
 
     ``detect(image, faces=...)`` takes the frame's faces when another algorithm's task already
@@ -166,8 +167,9 @@ class FaceAlgorithm:
     def find_faces(self, image: np.ndarray) -> list[FaceMesh]:
         return self.analyzer.meshes(image)
 
+    @abc.abstractmethod
     def detect(self, image: np.ndarray, faces: list[FaceMesh] | None = None) -> Any:
-        raise NotImplementedError
+        """This algorithm's observation of ``image``, from ``faces`` when given (else it finds them)."""
 
 
 def encode_meshes(meshes: list[FaceMesh]) -> bytes:

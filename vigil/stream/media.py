@@ -185,7 +185,7 @@ class MediaRecorder:
         """Write the clips still collecting with what they have, then stop the writer once it is done.
 
         Waits for the clips already queued (each takes seconds to encode on a busy machine): the
-        writer is a daemon thread, and an interpreter that exits while OpenCV is encoding aborts
+        writer is a daemon thread, and an interpreter that exits while a clip is being encoded aborts
         ("terminate called without an active exception") and loses the clip.
         """
         for clip in list(self._clips):

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 CLIP_EXT = ".webm"
 CLIP_CODEC = "libvpx"  # VP8
 CLIP_CONTENT_TYPE = "video/webm"
-# libvpx's real-time mode at its fastest setting: a 10 s 640 x 360 clip costs ~0.3 s of a core instead
+# libvpx's real-time mode at a fast setting: a 10 s 640 x 360 clip costs ~0.6 s of a core instead
 # of ~2.3 s at the default ("good", cpu-used 0) that OpenCV's writer uses and cannot change. On a
 # box near capacity, four cameras' clips at that price starved detection (docs/performance.md).
 CLIP_ENCODER_OPTIONS = {"deadline": "realtime", "cpu-used": "8"}
@@ -81,7 +80,12 @@ def write_clip(path: Path, images: Sequence[np.ndarray], fps: float) -> None:
 
     Raises:
         OSError: the file cannot be written (full disk, read-only folder) or the encoder is missing.
+        ValueError: no image, or one too small to encode.
     """
+    # Imported here: the streamer's other modules load OpenCV's own FFmpeg; only the writer thread needs av's.
+    import av
+    from av.codec.codec import UnknownCodecError
+
     if not images:
         raise ValueError("a clip needs at least one frame")
     height, width = images[0].shape[:2]
@@ -99,7 +103,7 @@ def write_clip(path: Path, images: Sequence[np.ndarray], fps: float) -> None:
                 raise OSError(f"{CLIP_CODEC} is not a video encoder in this FFmpeg")
             stream.width, stream.height, stream.pix_fmt = even_width, even_height, "yuv420p"
             stream.bit_rate = max(MIN_CLIP_BITRATE, int(CLIP_BITS_PER_PIXEL * even_width * even_height * fps))
-            stream.codec_context.thread_count = 1  # the writer thread yields to detection; so do its encoder's
+            stream.codec_context.thread_count = 1  # encode on the writer thread, which yields to detection
             for image in images:
                 if image.shape[:2] != (height, width):
                     image = cv2.resize(image, (width, height))
@@ -108,8 +112,12 @@ def write_clip(path: Path, images: Sequence[np.ndarray], fps: float) -> None:
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))  # flush the frames the encoder still holds
         os.replace(temporary, path)
-    except av.FFmpegError as exc:  # a full disk or a missing encoder; av's OSErrors pass through as they are
-        raise OSError(f"cannot write the clip {temporary}: {exc}") from exc
+    except UnknownCodecError as exc:
+        raise OSError(f"cannot write the clip {path}: this FFmpeg has no {CLIP_CODEC} encoder") from exc
+    except av.FFmpegError as exc:
+        if isinstance(exc, OSError):  # a full disk, a read-only folder: av's errors carry the errno
+            raise OSError(exc.errno, f"cannot write the clip {path}: {exc.strerror}") from exc
+        raise
     finally:
         temporary.unlink(missing_ok=True)
 
